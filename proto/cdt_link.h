@@ -1,0 +1,200 @@
+/*
+ * cdt_link - the messages between conduit-gateway and conduit-broker.
+ *
+ * Transport: each gateway holds one ZeroMQ DEALER socket connected to the
+ * broker's ROUTER ("gateway link"). Every link message is exactly one ZeroMQ
+ * frame (the ROUTER adds/strips the identity frame) holding one MessagePack
+ * array whose first element is the kind:
+ *
+ *   kind            dir  array
+ *   HELLO       1   G→B  [1, gw_name, gw_incarnation]
+ *   WELCOME     2   B→G  [2, broker_incarnation, heartbeat_ms, timeout_ms]
+ *   PING        3   G→B  [3, gw_incarnation]
+ *   PONG        4   B→G  [4, broker_incarnation]
+ *   AUTH        5   G→B  [5, req_id, hub, token, peer]
+ *   AUTH_REP    6   B→G  [6, req_id, status, key_id, admin, reason]
+ *   CONN_OPEN   7   G→B  [7, conn_id, hub, key_id, admin, restore, [groups]]
+ *   CONN_READY  8   B→G  [8, conn_id, status, reason, [groups]]
+ *   CONN_CLOSE  9   G→B  [9, conn_id]
+ *   INVOKE     10   G→B  [10, req_id, conn_id, method, args]
+ *   INVOKE_REP 11   B→G  [11, req_id, conn_id, ok, result|error, [joins],
+ *                         [leaves]]
+ *   EVENT      12   B→G  [12, hub, [groups], seq, target, args, json]
+ *   DIRECT     13   B→G  [13, conn_id, target, args, json]
+ *   KICK       14   B→G  [14, key_id, reason]
+ *
+ * Field types: names, hubs, tokens, reasons, methods, targets and groups are
+ * MessagePack str; req_id, status, heartbeat_ms, timeout_ms are positive
+ * ints (u32); incarnations, conn_id and seq are u64; key_id is i64 (0 = the
+ * master key); admin, restore and ok are bool; args and result are bin
+ * holding MessagePack (args: an array; result: any value, nil for void);
+ * json is bin holding one complete SignalR JSON text frame
+ * `{"type":1,"target":…,"arguments":[…]}` followed by the 0x1E separator,
+ * encoded once by the broker and written unchanged to every member.
+ *
+ * Conversation. A gateway sends HELLO on start and whenever it sees a new
+ * broker incarnation or no PONG for timeout_ms; the broker answers WELCOME.
+ * After a WELCOME that follows a broker restart, the gateway replays every
+ * live connection as CONN_OPEN with restore=true and its current groups.
+ * PING every heartbeat_ms; the broker forgets a gateway (and all its
+ * memberships) after timeout_ms without a message from it.
+ *
+ * AUTH asks for the decision on a token for a hub: status 200 (key_id,
+ * admin valid), 401, 404 (unknown hub), 429 (connection limit) or 503.
+ * CONN_OPEN registers a connection (restore=false: the broker joins it to
+ * the hub's groups-on-connect and lists them in CONN_READY; restore=true:
+ * the broker records the given groups). CONN_READY status 0 = ok, otherwise
+ * an HTTP-like code and a reason, and the gateway closes the connection.
+ *
+ * INVOKE carries a client hub invocation; the broker answers INVOKE_REP
+ * with ok=true and result (bin MessagePack) or ok=false and the exact
+ * SignalR error text; joins/leaves are the groups the gateway must add to
+ * or remove from its local index for that connection (the broker already
+ * recorded them). A DIRECT after an INVOKE_REP is an event for one
+ * connection only (a task's latest state on subscribe).
+ *
+ * EVENT goes to a gateway only if it holds at least one member of one of
+ * the groups; a connection in several listed groups receives it once. seq
+ * increases by one per EVENT the broker emits (all gateways share the
+ * sequence), so a gateway can count gaps. KICK closes every connection of
+ * key_id with an error Close and allowReconnect false.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef CDT_LINK_H
+#define CDT_LINK_H
+
+#include "common/cdt_buf.h"
+
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum cdt_link_kind {
+    CDT_LINK_HELLO = 1,
+    CDT_LINK_WELCOME = 2,
+    CDT_LINK_PING = 3,
+    CDT_LINK_PONG = 4,
+    CDT_LINK_AUTH = 5,
+    CDT_LINK_AUTH_REP = 6,
+    CDT_LINK_CONN_OPEN = 7,
+    CDT_LINK_CONN_READY = 8,
+    CDT_LINK_CONN_CLOSE = 9,
+    CDT_LINK_INVOKE = 10,
+    CDT_LINK_INVOKE_REP = 11,
+    CDT_LINK_EVENT = 12,
+    CDT_LINK_DIRECT = 13,
+    CDT_LINK_KICK = 14,
+};
+
+/* A borrowed byte string: not NUL-terminated, valid as long as the buffer
+ * it was decoded from. */
+typedef struct cdt_str {
+    const char *ptr;
+    size_t len;
+} cdt_str_t;
+
+/* A borrowed list of byte strings (decoded from a MessagePack array of str,
+ * every element checked). v points into the decoder's zone. */
+typedef struct cdt_strv {
+    const msgpack_object *v; /* v[i].type == MSGPACK_OBJECT_STR */
+    size_t n;
+} cdt_strv_t;
+
+/* Element i of a decoded string list. */
+cdt_str_t cdt_strv_at(cdt_strv_t list, size_t i);
+
+/* One decoded link message. Only the fields of msg.kind are set (see the
+ * table above); the others are zero. Strings borrow from the input buffer
+ * and from the zone passed to cdt_link_decode. */
+typedef struct cdt_link_msg {
+    enum cdt_link_kind kind;
+    uint64_t incarnation; /* HELLO, WELCOME, PING, PONG */
+    uint32_t heartbeat_ms;
+    uint32_t timeout_ms;  /* WELCOME */
+    uint32_t req_id;      /* AUTH, AUTH_REP, INVOKE, INVOKE_REP */
+    uint64_t conn_id;     /* CONN_*, INVOKE, INVOKE_REP, DIRECT */
+    uint64_t seq;         /* EVENT */
+    int64_t key_id;       /* AUTH_REP, CONN_OPEN, KICK */
+    uint32_t status;      /* AUTH_REP, CONN_READY */
+    bool admin;           /* AUTH_REP, CONN_OPEN */
+    bool restore;         /* CONN_OPEN */
+    bool ok;              /* INVOKE_REP */
+    cdt_str_t name;       /* HELLO */
+    cdt_str_t hub;        /* AUTH, CONN_OPEN, EVENT */
+    cdt_str_t token;      /* AUTH */
+    cdt_str_t peer;       /* AUTH: the client's address, for logs/limits */
+    cdt_str_t reason;     /* AUTH_REP, CONN_READY, KICK; INVOKE_REP error */
+    cdt_str_t method;     /* INVOKE */
+    cdt_str_t target;     /* EVENT, DIRECT */
+    cdt_str_t args;       /* INVOKE, EVENT, DIRECT: MessagePack array */
+    cdt_str_t result;     /* INVOKE_REP when ok: MessagePack value */
+    cdt_str_t json;       /* EVENT, DIRECT: SignalR JSON frame incl. 0x1E */
+    cdt_strv_t groups;    /* CONN_OPEN, CONN_READY, EVENT */
+    cdt_strv_t joins;     /* INVOKE_REP */
+    cdt_strv_t leaves;    /* INVOKE_REP */
+} cdt_link_msg_t;
+
+/* Decodes one whole link frame. Returns 0 and fills *msg (borrowing from
+ * buf and from *zone, which the caller owns, has initialised with
+ * msgpack_zone_init and must keep until it is done with *msg), or -1 for
+ * anything malformed: not one complete MessagePack array, unknown kind,
+ * wrong element count or type, trailing bytes. On -1 *msg is unspecified. */
+int cdt_link_decode(const uint8_t *buf, size_t len, msgpack_zone *zone,
+                    cdt_link_msg_t *msg);
+
+/* The name of a kind ("HELLO"), or "?" - for logs. */
+const char *cdt_link_kind_name(int kind);
+
+/* ---- encoders: each appends one complete frame to out ------------------ */
+
+void cdt_link_encode_hello(cdt_buf_t *out, const char *gw_name,
+                           uint64_t incarnation);
+void cdt_link_encode_welcome(cdt_buf_t *out, uint64_t incarnation,
+                             uint32_t heartbeat_ms, uint32_t timeout_ms);
+void cdt_link_encode_ping(cdt_buf_t *out, uint64_t incarnation);
+void cdt_link_encode_pong(cdt_buf_t *out, uint64_t incarnation);
+void cdt_link_encode_auth(cdt_buf_t *out, uint32_t req_id, const char *hub,
+                          const char *token, size_t token_len,
+                          const char *peer);
+void cdt_link_encode_auth_rep(cdt_buf_t *out, uint32_t req_id,
+                              uint32_t status, int64_t key_id, bool admin,
+                              const char *reason);
+void cdt_link_encode_conn_open(cdt_buf_t *out, uint64_t conn_id,
+                               const char *hub, int64_t key_id, bool admin,
+                               bool restore, const char *const *groups,
+                               size_t n_groups);
+void cdt_link_encode_conn_ready(cdt_buf_t *out, uint64_t conn_id,
+                                uint32_t status, const char *reason,
+                                const char *const *groups, size_t n_groups);
+void cdt_link_encode_conn_close(cdt_buf_t *out, uint64_t conn_id);
+void cdt_link_encode_invoke(cdt_buf_t *out, uint32_t req_id, uint64_t conn_id,
+                            const char *method, size_t method_len,
+                            const void *args, size_t args_len);
+/* ok: result/result_len is the MessagePack value (NULL/0 = nil);
+ * !ok: error is the SignalR error text. */
+void cdt_link_encode_invoke_rep(cdt_buf_t *out, uint32_t req_id,
+                                uint64_t conn_id, bool ok, const void *result,
+                                size_t result_len, const char *error,
+                                const char *const *joins, size_t n_joins,
+                                const char *const *leaves, size_t n_leaves);
+void cdt_link_encode_event(cdt_buf_t *out, const char *hub,
+                           const char *const *groups, size_t n_groups,
+                           uint64_t seq, const char *target, const void *args,
+                           size_t args_len, const void *json,
+                           size_t json_len);
+void cdt_link_encode_direct(cdt_buf_t *out, uint64_t conn_id,
+                            const char *target, const void *args,
+                            size_t args_len, const void *json,
+                            size_t json_len);
+void cdt_link_encode_kick(cdt_buf_t *out, int64_t key_id, const char *reason);
+
+/* Builds the SignalR JSON Invocation frame for an event, once:
+ * {"type":1,"target":<target>,"arguments":<args as JSON>}0x1E, appended to
+ * out. args is a MessagePack array. Returns 0, or -1 if args is not a
+ * MessagePack array or cannot be written as JSON. */
+int cdt_link_build_json_frame(cdt_buf_t *out, const char *target,
+                              const void *args, size_t args_len);
+
+#endif
