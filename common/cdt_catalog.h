@@ -46,7 +46,10 @@
 #define CDT_CATALOG_MAX_ARGS 4
 #define CDT_GROUP_ARG_MAX    512
 
-enum cdt_hub_auth { CDT_AUTH_VIRTUAL_KEY = 1, CDT_AUTH_MASTER_KEY };
+enum cdt_hub_auth {
+    CDT_AUTH_VIRTUAL_KEY = 1,
+    CDT_AUTH_MASTER_KEY
+};
 
 enum cdt_arg_type {
     CDT_ARG_STRING = 1,
@@ -64,7 +67,10 @@ enum cdt_method_action {
     CDT_ACTION_SEND_SELF,
 };
 
-enum cdt_method_check { CDT_CHECK_NONE = 1, CDT_CHECK_TASK_OWNER };
+enum cdt_method_check {
+    CDT_CHECK_NONE = 1,
+    CDT_CHECK_TASK_OWNER
+};
 
 typedef struct cdt_method {
     char *name;
@@ -110,21 +116,31 @@ const cdt_hub_t *cdt_catalog_hub_by_path(const cdt_catalog_t *self,
                                          const char *path, size_t len);
 
 /* The hub named name, or whose path is name, or NULL. */
-const cdt_hub_t *cdt_catalog_hub(const cdt_catalog_t *self,
-                                 const char *name, size_t len);
+const cdt_hub_t *cdt_catalog_hub(const cdt_catalog_t *self, const char *name,
+                                 size_t len);
 
 /* The method (case-insensitive), or NULL. */
 const cdt_method_t *cdt_hub_method(const cdt_hub_t *hub, const char *name,
                                    size_t len);
 
 /* True if the hub lists the event (exact match). */
-bool cdt_hub_allows_event(const cdt_hub_t *hub, const char *event,
-                          size_t len);
+bool cdt_hub_allows_event(const cdt_hub_t *hub, const char *event, size_t len);
 
 /* Expands a group template. arg may be NULL when the template has no {0}.
  * Returns a new string (caller owns) or NULL if the template needs an
  * argument that is missing or invalid (see above). */
 char *cdt_group_expand(const char *tmpl, int64_t key_id, const char *arg,
                        size_t arg_len);
+
+/* ---- appended: internal entry point (tests, fuzzing) ---- */
+
+struct cdt_yaml_node;
+
+/* Validates an already parsed tree exactly as cdt_catalog_load validates
+ * a file; name is the file named in messages. Returns the catalog (caller
+ * owns) or NULL with "name:line: reason" in err. */
+cdt_catalog_t *cdt_catalog_from_tree(const struct cdt_yaml_node *root,
+                                     const char *name, char *err,
+                                     size_t errlen);
 
 #endif

@@ -44,9 +44,18 @@ cdt_clock_iso8601(int64_t wall_ms, char buf[CDT_ISO8601_LEN])
     }
     struct tm tm;
     gmtime_r(&secs, &tm);
-    snprintf(buf, CDT_ISO8601_LEN, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-             (tm.tm_year + 1900) % 10000, tm.tm_mon + 1, tm.tm_mday,
-             tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+    /* strftime bounds every field; years past 9999 are not represented */
+    size_t n = strftime(buf, CDT_ISO8601_LEN, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (n != 19) {
+        memcpy(buf, "9999-12-31T23:59:59.999Z", CDT_ISO8601_LEN);
+        return;
+    }
+    buf[19] = '.';
+    buf[20] = (char)('0' + ms / 100);
+    buf[21] = (char)('0' + ms / 10 % 10);
+    buf[22] = (char)('0' + ms % 10);
+    buf[23] = 'Z';
+    buf[24] = '\0';
 }
 
 int
@@ -57,13 +66,15 @@ cdt_clock_parse_iso8601(const char *s, int64_t *wall_ms)
     int ms = 0;
     int used = 0;
     if (sscanf(s, "%4d-%2d-%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-               &used) != 3 || used != 10)
+               &used) != 3 ||
+        used != 10)
         return -1;
     const char *p = s + used;
     if (*p == 'T') {
         int n = 0;
         if (sscanf(p, "T%2d:%2d:%2d%n", &tm.tm_hour, &tm.tm_min, &tm.tm_sec,
-                   &n) != 3 || n != 9)
+                   &n) != 3 ||
+            n != 9)
             return -1;
         p += n;
         if (*p == '.') {
@@ -85,9 +96,8 @@ cdt_clock_parse_iso8601(const char *s, int64_t *wall_ms)
     }
     if (*p != '\0')
         return -1;
-    if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 ||
-        tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
-        tm.tm_sec > 60)
+    if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
+        tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60)
         return -1;
     tm.tm_year -= 1900;
     tm.tm_mon -= 1;

@@ -42,11 +42,11 @@ typedef struct cdt_config {
     char *log_level; /* error|warn|notice|info|debug */
 
     /* broker */
-    char *broker_ingress;        /* SUB bind for services' PUB sockets */
-    char *broker_ingress_ack;    /* ROUTER bind for conduit-pub */
-    char *broker_gateway_link;   /* ROUTER bind for gateways */
-    char *broker_catalog;        /* hub catalog YAML */
-    char *broker_store;          /* LMDB directory; "" = no persistence */
+    char *broker_ingress;      /* SUB bind for services' PUB sockets */
+    char *broker_ingress_ack;  /* ROUTER bind for conduit-pub */
+    char *broker_gateway_link; /* ROUTER bind for gateways */
+    char *broker_catalog;      /* hub catalog YAML */
+    char *broker_store;        /* LMDB directory; "" = no persistence */
     char *broker_master_key_hash;
     int64_t broker_heartbeat_ms;
     int64_t broker_gateway_timeout_ms;
@@ -57,9 +57,9 @@ typedef struct cdt_config {
     char *broker_curve_clients_dir; /* public certs accepted */
 
     /* gateway */
-    char *gateway_listen;         /* host:port */
-    char *gateway_broker;         /* the broker's gateway_link endpoint */
-    char *gateway_name;           /* "" = host:pid */
+    char *gateway_listen; /* host:port */
+    char *gateway_broker; /* the broker's gateway_link endpoint */
+    char *gateway_name;   /* "" = host:pid */
     bool gateway_reuseport;
     int64_t gateway_keepalive_ms;
     int64_t gateway_client_timeout_ms;
@@ -124,5 +124,15 @@ void cdt_config_dump(const cdt_config_t *cfg, FILE *out);
 
 /* Resolves p against the config file's directory. Caller owns. */
 char *cdt_config_path(const cdt_config_t *cfg, const char *p);
+
+/* ---- appended: internal entry point (tests, fuzzing) ---- */
+
+struct cdt_yaml_node;
+
+/* Applies an already parsed tree over cfg exactly as cdt_config_load
+ * applies a file; name is the file named in messages. Returns 0 or -1
+ * with "name:line: reason" in err. */
+int cdt_config_from_tree(cdt_config_t *cfg, const struct cdt_yaml_node *root,
+                         const char *name, char *err, size_t errlen);
 
 #endif
