@@ -1,0 +1,35 @@
+/*
+ * cdt_msgpack - a bounds check to run before msgpack-c's unpacker.
+ *
+ * msgpack_unpack allocates an array's or map's element storage from the
+ * count in its header, before any element is read: the five bytes
+ * "\xdd\xff\xff\xff\xff" make it ask for ~100 GB. A frame from any client,
+ * service or gateway must therefore be checked before it is unpacked.
+ * cdt_msgpack_check walks the encoding without allocating and refuses a
+ * container that declares more elements than bytes remain (every element
+ * takes at least one byte), so that what the unpacker then allocates is
+ * bounded by a small multiple of the input size.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef CDT_MSGPACK_H
+#define CDT_MSGPACK_H
+
+#include <msgpack.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Checks that buf starts with one complete, well-formed MessagePack value
+ * whose every declared length fits in the remaining bytes. Returns 0 and
+ * the value's size in *used (may be less than len), or -1 (malformed,
+ * truncated, or a reserved byte such as 0xc1). Never reads past len. */
+int cdt_msgpack_check(const void *buf, size_t len, size_t *used);
+
+/* cdt_msgpack_check, then msgpack_unpack into *obj from zone (initialised
+ * by the caller, who keeps it while obj is used; strings borrow from buf).
+ * Requires exactly one value spanning all len bytes. Returns 0 or -1
+ * (also when msgpack-c refuses, e.g. nesting deeper than 32). */
+int cdt_msgpack_unpack_one(const void *buf, size_t len, msgpack_zone *zone,
+                           msgpack_object *obj);
+
+#endif

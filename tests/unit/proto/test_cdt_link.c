@@ -1,0 +1,836 @@
+/*
+ * test_cdt_link - the gateway <-> broker link messages.
+ *
+ * Every kind is encoded, decoded and compared; then each valid frame is
+ * cut at every length, extended with garbage, given one element fewer or
+ * more, and has each element replaced by values of other types. Decoded
+ * inputs live in heap buffers of exact size so that ASan sees over-reads.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "proto/cdt_link.h"
+
+#include "common/cdt_mem.h"
+
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+Suite *cdt_link_suite(void);
+
+/* ---- helpers ------------------------------------------------------------ */
+
+/* Decodes a copy of b in an exact-size buffer; the copy and the zone stay
+ * alive in the fixture until s_done. */
+typedef struct {
+    uint8_t *copy;
+    msgpack_zone zone;
+    cdt_link_msg_t msg;
+} s_dec_t;
+
+static int
+s_decode(s_dec_t *d, const void *data, size_t len)
+{
+    d->copy = cdt_xmalloc(len ? len : 1);
+    if (len)
+        memcpy(d->copy, data, len);
+    ck_assert(msgpack_zone_init(&d->zone, 1024));
+    return cdt_link_decode(d->copy, len, &d->zone, &d->msg);
+}
+
+static void
+s_done(s_dec_t *d)
+{
+    msgpack_zone_destroy(&d->zone);
+    free(d->copy);
+}
+
+static int
+s_decode_once(const void *data, size_t len)
+{
+    s_dec_t d;
+    int rc = s_decode(&d, data, len);
+    s_done(&d);
+    return rc;
+}
+
+static bool
+s_str_is(cdt_str_t s, const char *want)
+{
+    return s.len == strlen(want) &&
+           (s.len == 0 || memcmp(s.ptr, want, s.len) == 0);
+}
+
+#define ck_str(s, want)                                                  \
+    ck_assert_msg(s_str_is((s), (want)), "'%.*s' != '%s'", (int)(s).len, \
+                  (s).ptr ? (s).ptr : "", (want))
+
+static void
+s_ck_strv(cdt_strv_t v, const char *const *want, size_t n)
+{
+    ck_assert_uint_eq(v.n, n);
+    for (size_t i = 0; i < n; i++)
+        ck_str(cdt_strv_at(v, i), want[i]);
+}
+
+/* The MessagePack array [1, "x"] used as args. */
+static const uint8_t s_args[] = {0x92, 0x01, 0xA1, 'x'};
+
+/* One valid frame of every kind. */
+static void
+s_encode_kind(cdt_buf_t *b, int kind)
+{
+    static const char *const groups[] = {"vkey-1", "task-\xc3\xa9", ""};
+    static const char *const joins[] = {"task-42"};
+    switch (kind) {
+    case CDT_LINK_HELLO:
+        cdt_link_encode_hello(b, "gw-1", 1234567890123ULL);
+        break;
+    case CDT_LINK_WELCOME:
+        cdt_link_encode_welcome(b, UINT64_MAX, 15000, 30000);
+        break;
+    case CDT_LINK_PING:
+        cdt_link_encode_ping(b, 7);
+        break;
+    case CDT_LINK_PONG:
+        cdt_link_encode_pong(b, 0);
+        break;
+    case CDT_LINK_AUTH:
+        cdt_link_encode_auth(b, 99, "/hubs/tasks", "tok\0en", 6,
+                             "127.0.0.1:5555");
+        break;
+    case CDT_LINK_AUTH_REP:
+        cdt_link_encode_auth_rep(b, 99, 200, -3, true, "ok");
+        break;
+    case CDT_LINK_CONN_OPEN:
+        cdt_link_encode_conn_open(b, 1ULL << 40, "/hubs/tasks", INT64_MAX,
+                                  false, true, groups, 3);
+        break;
+    case CDT_LINK_CONN_READY:
+        cdt_link_encode_conn_ready(b, 5, 0, "", groups, 2);
+        break;
+    case CDT_LINK_CONN_CLOSE:
+        cdt_link_encode_conn_close(b, 5);
+        break;
+    case CDT_LINK_INVOKE:
+        cdt_link_encode_invoke(b, UINT32_MAX, 5, "SubscribeToTaskXX", 15,
+                               s_args, sizeof s_args);
+        break;
+    case CDT_LINK_INVOKE_REP:
+        cdt_link_encode_invoke_rep(b, 1, 5, true, s_args, sizeof s_args, NULL,
+                                   joins, 1, NULL, 0);
+        break;
+    case CDT_LINK_EVENT:
+        cdt_link_encode_event(b, "/hubs/tasks", groups, 3, 77, "TaskProgress",
+                              s_args, sizeof s_args, "{}\x1e", 3);
+        break;
+    case CDT_LINK_DIRECT:
+        cdt_link_encode_direct(b, 5, "TaskCompleted", s_args, sizeof s_args,
+                               "{\"type\":1}\x1e", 11);
+        break;
+    case CDT_LINK_KICK:
+        cdt_link_encode_kick(b, INT64_MIN, "key disabled");
+        break;
+    default:
+        ck_abort_msg("no kind %d", kind);
+    }
+}
+
+/* ---- round trips -------------------------------------------------------- */
+
+START_TEST(test_link_hello_welcome_ping_pong)
+{
+    cdt_buf_t b = CDT_BUF_INIT;
+    s_dec_t d;
+    s_encode_kind(&b, CDT_LINK_HELLO);
+    ck_assert_int_eq(s_decode(&d, b.data, b.len), 0);
+    ck_assert_int_eq(d.msg.kind, CDT_LINK_HELLO);
+    ck_str(d.msg.name, "gw-1");
+    ck_assert_uint_eq(d.msg.incarnation, 1234567890123ULL);
+    s_done(&d);
+
+    cdt_buf_reset(&b);
+    s_encode_kind(&b, CDT_LINK_WELCOME);
+    ck_assert_int_eq(s_decode(&d, b.data, b.len), 0);
+    ck_assert_int_eq(d.msg.kind, CDT_LINK_WELCOME);
+    ck_assert_uint_eq(d.msg.incarnation, UINT64_MAX);
+    ck_assert_uint_eq(d.msg.heartbeat_ms, 15000);
+    ck_assert_uint_eq(d.msg.timeout_ms, 30000);
+    s_done(&d);
+
+    cdt_buf_reset(&b);
+    s_encode_kind(&b, CDT_LINK_PING);
+    ck_assert_int_eq(s_decode(&d, b.data, b.len), 0);
+    ck_assert_int_eq(d.msg.kind, CDT_LINK_PING);
+    ck_assert_uint_eq(d.msg.incarnation, 7);
+    s_done(&d);
+
+    cdt_buf_reset(&b);
+    s_encode_kind(&b, CDT_LINK_PONG);
+    ck_assert_int_eq(s_decode(&d, b.data, b.len), 0);
+    ck_assert_int_eq(d.msg.kind, CDT_LINK_PONG);
+    ck_assert_uint_eq(d.msg.incarnation, 0);
+    s_done(&d);
+    cdt_buf_release(&b);
+}
+END_TEST
+
+START_TEST(test_link_auth_and_reply)
+{
+    cdt_buf_t b = CDT_BUF_INIT;
+    s_dec_t d;
+    s_encode_kind(&b, CDT_LINK_AUTH);
+    ck_assert_int_eq(s_decode(&d, b.data, b.len), 0);
+    ck_assert_int_eq(d.msg.kind, CDT_LINK_AUTH);
+    ck_assert_uint_eq(d.msg.req_id, 99);
+    ck_str(d.msg.hub, "/hubs/tasks");
+    ck_assert_uint_eq(d.msg.token.len, 6); /* token_len counts, not NUL */
+    ck_assert_int_eq(memcmp(d.msg.token.ptr, "tok\0en", 6), 0);
+    ck_str(d.msg.peer, "127.0.0.1:5555");
+    s_done(&d);
+
+    cdt_buf_reset(&b);
+    s_encode_kind(&b, CDT_LINK_AUTH_REP);
+    ck_assert_int_eq(s_decode(&d, b.data, b.len), 0);
+    ck_assert_int_eq(d.msg.kind, CDT_LINK_AUTH_REP);
+    ck_assert_uint_eq(d.msg.req_id, 99);
+    ck_assert_uint_eq(d.msg.status, 200);
+    ck_assert_int_eq(d.msg.key_id, -3);
+    ck_assert(d.msg.admin);
+    ck_str(d.msg.reason, "ok");
+    s_done(&d);
+
+    /* The master key is id 0; a NULL reason is sent as "". */
+    cdt_buf_reset(&b);
+    cdt_link_encode_auth_rep(&b, 1, 401, 0, false, NULL);
+    ck_assert_int_eq(s_decode(&d, b.data, b.len), 0);
+    ck_assert_uint_eq(d.msg.status, 401);
+    ck_assert_int_eq(d.msg.key_id, 0);
+    ck_assert(!d.msg.admin);
+    ck_str(d.msg.reason, "");
+    s_done(&d);
+    cdt_buf_release(&b);
+}
+END_TEST
+
+START_TEST(test_link_conn_open_ready_close)
+{
+    static const char *const groups[] = {"vkey-1", "task-\xc3\xa9", ""};
+    cdt_buf_t b = CDT_BUF_INIT;
+    s_dec_t d;
+    s_encode_kind(&b, CDT_LINK_CONN_OPEN);
+    ck_assert_int_eq(s_decode(&d, b.data, b.len), 0);
+    ck_assert_int_eq(d.msg.kind, CDT_LINK_CONN_OPEN);
+    ck_assert_uint_eq(d.msg.conn_id, 1ULL << 40);
+    ck_str(d.msg.hub, "/hubs/tasks");
+    ck_assert_int_eq(d.msg.key_id, INT64_MAX);
+    ck_assert(!d.msg.admin);
+    ck_assert(d.msg.restore);
+    s_ck_strv(d.msg.groups, groups, 3);
+    s_done(&d);
+
+    cdt_buf_reset(&b);
+    s_encode_kind(&b, CDT_LINK_CONN_READY);
+    ck_assert_int_eq(s_decode(&d, b.data, b.len), 0);
+    ck_assert_int_eq(d.msg.kind, CDT_LINK_CONN_READY);
+    ck_assert_uint_eq(d.msg.conn_id, 5);
+    ck_assert_uint_eq(d.msg.status, 0);
+    ck_str(d.msg.reason, "");
+    s_ck_strv(d.msg.groups, groups, 2);
+    s_done(&d);
+
+    cdt_buf_reset(&b);
+    cdt_link_encode_conn_open(&b, 1, "/h", 2, true, false, NULL, 0);
+    ck_assert_int_eq(s_decode(&d, b.data, b.len), 0);
+    ck_assert_uint_eq(d.msg.groups.n, 0);
+    ck_assert(d.msg.admin);
+    ck_assert(!d.msg.restore);
+    s_done(&d);
+
+    cdt_buf_reset(&b);
+    s_encode_kind(&b, CDT_LINK_CONN_CLOSE);
+    ck_assert_int_eq(s_decode(&d, b.data, b.len), 0);
+    ck_assert_int_eq(d.msg.kind, CDT_LINK_CONN_CLOSE);
+    ck_assert_uint_eq(d.msg.conn_id, 5);
+    s_done(&d);
+    cdt_buf_release(&b);
+}
+END_TEST
+
+START_TEST(test_link_invoke_and_reply)
+{
+    static const char *const joins[] = {"task-42"};
+    static const char *const two[] = {"a", "b"};
+    cdt_buf_t b = CDT_BUF_INIT;
+    s_dec_t d;
+    s_encode_kind(&b, CDT_LINK_INVOKE);
+    ck_assert_int_eq(s_decode(&d, b.data, b.len), 0);
+    ck_assert_int_eq(d.msg.kind, CDT_LINK_INVOKE);
+    ck_assert_uint_eq(d.msg.req_id, UINT32_MAX);
+    ck_assert_uint_eq(d.msg.conn_id, 5);
+    ck_str(d.msg.method, "SubscribeToTask"); /* method_len respected */
+    ck_assert_uint_eq(d.msg.args.len, sizeof s_args);
+    ck_assert_int_eq(memcmp(d.msg.args.ptr, s_args, sizeof s_args), 0);
+    s_done(&d);
+
+    cdt_buf_reset(&b);
+    s_encode_kind(&b, CDT_LINK_INVOKE_REP);
+    ck_assert_int_eq(s_decode(&d, b.data, b.len), 0);
+    ck_assert_int_eq(d.msg.kind, CDT_LINK_INVOKE_REP);
+    ck_assert_uint_eq(d.msg.req_id, 1);
+    ck_assert_uint_eq(d.msg.conn_id, 5);
+    ck_assert(d.msg.ok);
+    ck_assert_uint_eq(d.msg.result.len, sizeof s_args);
+    ck_assert_int_eq(memcmp(d.msg.result.ptr, s_args, sizeof s_args), 0);
+    s_ck_strv(d.msg.joins, joins, 1);
+    ck_assert_uint_eq(d.msg.leaves.n, 0);
+    s_done(&d);
+
+    /* A void result travels as the MessagePack nil. */
+    cdt_buf_reset(&b);
+    cdt_link_encode_invoke_rep(&b, 2, 6, true, NULL, 0, NULL, NULL, 0, two, 2);
+    ck_assert_int_eq(s_decode(&d, b.data, b.len), 0);
+    ck_assert(d.msg.ok);
+    ck_assert_uint_eq(d.msg.result.len, 1);
+    ck_assert_uint_eq((uint8_t)d.msg.result.ptr[0], 0xC0);
+    ck_assert_uint_eq(d.msg.joins.n, 0);
+    s_ck_strv(d.msg.leaves, two, 2);
+    s_done(&d);
+
+    /* An error carries the SignalR text in reason, and no result. */
+    cdt_buf_reset(&b);
+    cdt_link_encode_invoke_rep(&b, 3, 7, false, s_args, sizeof s_args,
+                               "Task not found", NULL, 0, NULL, 0);
+    ck_assert_int_eq(s_decode(&d, b.data, b.len), 0);
+    ck_assert(!d.msg.ok);
+    ck_str(d.msg.reason, "Task not found");
+    ck_assert_ptr_null(d.msg.result.ptr);
+    ck_assert_uint_eq(d.msg.result.len, 0);
+    s_done(&d);
+    cdt_buf_release(&b);
+}
+END_TEST
+
+START_TEST(test_link_event_direct_kick)
+{
+    static const char *const groups[] = {"vkey-1", "task-\xc3\xa9", ""};
+    cdt_buf_t b = CDT_BUF_INIT;
+    s_dec_t d;
+    s_encode_kind(&b, CDT_LINK_EVENT);
+    ck_assert_int_eq(s_decode(&d, b.data, b.len), 0);
+    ck_assert_int_eq(d.msg.kind, CDT_LINK_EVENT);
+    ck_str(d.msg.hub, "/hubs/tasks");
+    s_ck_strv(d.msg.groups, groups, 3);
+    ck_assert_uint_eq(d.msg.seq, 77);
+    ck_str(d.msg.target, "TaskProgress");
+    ck_assert_uint_eq(d.msg.args.len, sizeof s_args);
+    ck_assert_uint_eq(d.msg.json.len, 3);
+    ck_assert_int_eq(memcmp(d.msg.json.ptr, "{}\x1e", 3), 0);
+    s_done(&d);
+
+    cdt_buf_reset(&b);
+    s_encode_kind(&b, CDT_LINK_DIRECT);
+    ck_assert_int_eq(s_decode(&d, b.data, b.len), 0);
+    ck_assert_int_eq(d.msg.kind, CDT_LINK_DIRECT);
+    ck_assert_uint_eq(d.msg.conn_id, 5);
+    ck_str(d.msg.target, "TaskCompleted");
+    ck_assert_uint_eq(d.msg.json.len, 11);
+    ck_assert_int_eq(memcmp(d.msg.args.ptr, s_args, sizeof s_args), 0);
+    s_done(&d);
+
+    cdt_buf_reset(&b);
+    s_encode_kind(&b, CDT_LINK_KICK);
+    ck_assert_int_eq(s_decode(&d, b.data, b.len), 0);
+    ck_assert_int_eq(d.msg.kind, CDT_LINK_KICK);
+    ck_assert_int_eq(d.msg.key_id, INT64_MIN);
+    ck_str(d.msg.reason, "key disabled");
+    s_done(&d);
+    cdt_buf_release(&b);
+}
+END_TEST
+
+START_TEST(test_link_only_fields_of_kind_are_set)
+{
+    cdt_buf_t b = CDT_BUF_INIT;
+    s_dec_t d;
+    s_encode_kind(&b, CDT_LINK_PING);
+    ck_assert_int_eq(s_decode(&d, b.data, b.len), 0);
+    ck_assert_uint_eq(d.msg.conn_id, 0);
+    ck_assert_ptr_null(d.msg.name.ptr);
+    ck_assert_uint_eq(d.msg.groups.n, 0);
+    ck_assert(!d.msg.ok);
+    s_done(&d);
+    cdt_buf_release(&b);
+}
+END_TEST
+
+START_TEST(test_link_encoders_append)
+{
+    cdt_buf_t b = CDT_BUF_INIT;
+    cdt_link_encode_ping(&b, 1);
+    size_t one = b.len;
+    cdt_link_encode_ping(&b, 1);
+    ck_assert_uint_eq(b.len, 2 * one);
+    ck_assert_int_eq(memcmp(b.data, b.data + one, one), 0);
+    /* Two frames back to back are not one frame. */
+    ck_assert_int_eq(s_decode_once(b.data, b.len), -1);
+    ck_assert_int_eq(s_decode_once(b.data + one, one), 0);
+    cdt_buf_release(&b);
+}
+END_TEST
+
+START_TEST(test_link_big_values_round_trip)
+{
+    /* Sizes that need 16- and 32-bit MessagePack headers. */
+    size_t n = 70000;
+    char *name = cdt_xmalloc(n + 1);
+    memset(name, 'n', n);
+    name[n] = '\0';
+    uint8_t *json = cdt_xmalloc(n);
+    memset(json, 'j', n);
+    const char **groups = cdt_xcalloc(300, sizeof *groups);
+    for (int i = 0; i < 300; i++)
+        groups[i] = i % 2 ? "odd" : "even";
+    cdt_buf_t b = CDT_BUF_INIT;
+    cdt_link_encode_event(&b, name, groups, 300, 1, "T", s_args, sizeof s_args,
+                          json, n);
+    s_dec_t d;
+    ck_assert_int_eq(s_decode(&d, b.data, b.len), 0);
+    ck_assert_uint_eq(d.msg.hub.len, n);
+    ck_assert_uint_eq(d.msg.json.len, n);
+    ck_assert_uint_eq(d.msg.groups.n, 300);
+    ck_str(cdt_strv_at(d.msg.groups, 299), "odd");
+    s_done(&d);
+    cdt_buf_release(&b);
+    free(groups);
+    free(json);
+    free(name);
+}
+END_TEST
+
+/* ---- rejection ---------------------------------------------------------- */
+
+START_TEST(test_link_every_truncation_rejected)
+{
+    for (int kind = CDT_LINK_HELLO; kind <= CDT_LINK_KICK; kind++) {
+        cdt_buf_t b = CDT_BUF_INIT;
+        s_encode_kind(&b, kind);
+        for (size_t len = 0; len < b.len; len++)
+            ck_assert_msg(s_decode_once(b.data, len) == -1,
+                          "%s cut at %zu accepted", cdt_link_kind_name(kind),
+                          len);
+        ck_assert_int_eq(s_decode_once(b.data, b.len), 0);
+        cdt_buf_release(&b);
+    }
+}
+END_TEST
+
+START_TEST(test_link_trailing_bytes_rejected)
+{
+    static const uint8_t garbage[][3] = {{0x00}, {0xC0}, {0x91, 0x01}, {0xFF}};
+    static const size_t glen[] = {1, 1, 2, 1};
+    for (int kind = CDT_LINK_HELLO; kind <= CDT_LINK_KICK; kind++) {
+        for (size_t g = 0; g < 4; g++) {
+            cdt_buf_t b = CDT_BUF_INIT;
+            s_encode_kind(&b, kind);
+            cdt_buf_append(&b, garbage[g], glen[g]);
+            ck_assert_int_eq(s_decode_once(b.data, b.len), -1);
+            cdt_buf_release(&b);
+        }
+    }
+}
+END_TEST
+
+START_TEST(test_link_not_an_array_rejected)
+{
+    static const uint8_t *const frames[] = {
+        (const uint8_t *)"\x90",             /* [] */
+        (const uint8_t *)"\x01",             /* 1 */
+        (const uint8_t *)"\x81\x01\x03",     /* {1: 3} */
+        (const uint8_t *)"\xa1\x03",         /* "\x03" */
+        (const uint8_t *)"\xc1",             /* never used */
+        (const uint8_t *)"\x91\xc0",         /* [nil] */
+        (const uint8_t *)"\x92\x00\x01",     /* kind 0 */
+        (const uint8_t *)"\x92\x0f\x01",     /* kind 15 */
+        (const uint8_t *)"\x92\xff\x01",     /* kind -1 */
+        (const uint8_t *)"\x92\xa1\x03\x01", /* kind "3" */
+        (const uint8_t *)"\x92\xcb\x40\x08\x00\x00\x00\x00\x00\x00\x01",
+    };
+    static const size_t lens[] = {1, 1, 3, 2, 1, 2, 3, 3, 3, 4, 11};
+    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++)
+        ck_assert_msg(s_decode_once(frames[i], lens[i]) == -1, "frame %zu", i);
+    ck_assert_int_eq(s_decode_once(NULL, 0), -1);
+    /* [3, 1] is a valid PING: the frame shape itself is sound. */
+    ck_assert_int_eq(s_decode_once("\x92\x03\x01", 3), 0);
+}
+END_TEST
+
+/* Repacks the array root with element i replaced by rep (or removed when
+ * rep is NULL and i is in range, or extended when i == size). */
+static void
+s_repack(cdt_buf_t *out, const msgpack_object *root, uint32_t skip,
+         const msgpack_object *rep, bool extra)
+{
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, out, cdt_buf_msgpack_write);
+    uint32_t n = root->via.array.size;
+    uint32_t m = n - (rep || extra || skip >= n ? 0 : 1) + (extra ? 1 : 0);
+    msgpack_pack_array(&pk, m);
+    for (uint32_t i = 0; i < n; i++) {
+        if (i == skip) {
+            if (rep)
+                msgpack_pack_object(&pk, *rep);
+            continue;
+        }
+        msgpack_pack_object(&pk, root->via.array.ptr[i]);
+    }
+    if (extra)
+        msgpack_pack_nil(&pk);
+}
+
+START_TEST(test_link_wrong_element_count_rejected)
+{
+    for (int kind = CDT_LINK_HELLO; kind <= CDT_LINK_KICK; kind++) {
+        cdt_buf_t b = CDT_BUF_INIT;
+        s_encode_kind(&b, kind);
+        s_dec_t d;
+        ck_assert_int_eq(s_decode(&d, b.data, b.len), 0);
+        msgpack_zone z;
+        msgpack_zone_init(&z, 1024);
+        msgpack_object root;
+        size_t off = 0;
+        ck_assert_int_eq(
+            msgpack_unpack((const char *)b.data, b.len, &off, &z, &root),
+            MSGPACK_UNPACK_SUCCESS);
+        uint32_t n = root.via.array.size;
+        /* Drop the last element, or add a nil after it. */
+        cdt_buf_t c = CDT_BUF_INIT;
+        s_repack(&c, &root, n - 1, NULL, false);
+        ck_assert_msg(s_decode_once(c.data, c.len) == -1, "%s minus one",
+                      cdt_link_kind_name(kind));
+        cdt_buf_reset(&c);
+        s_repack(&c, &root, n, NULL, true);
+        ck_assert_msg(s_decode_once(c.data, c.len) == -1, "%s plus one",
+                      cdt_link_kind_name(kind));
+        cdt_buf_release(&c);
+        msgpack_zone_destroy(&z);
+        s_done(&d);
+        cdt_buf_release(&b);
+    }
+}
+END_TEST
+
+/* Where key_id (i64: either sign) sits in each kind's array. */
+static bool
+s_is_key_id(int kind, uint32_t i)
+{
+    return (kind == CDT_LINK_AUTH_REP && i == 3) ||
+           (kind == CDT_LINK_CONN_OPEN && i == 3) ||
+           (kind == CDT_LINK_KICK && i == 1);
+}
+
+START_TEST(test_link_wrong_element_types_rejected)
+{
+    /* Candidate replacements: one of each MessagePack type, plus the
+     * values that are the right type but out of range for some fields. */
+    msgpack_object reps[10];
+    memset(reps, 0, sizeof reps);
+    reps[0].type = MSGPACK_OBJECT_NIL;
+    reps[1].type = MSGPACK_OBJECT_BOOLEAN;
+    reps[2].type = MSGPACK_OBJECT_POSITIVE_INTEGER;
+    reps[2].via.u64 = 1;
+    reps[3].type = MSGPACK_OBJECT_NEGATIVE_INTEGER;
+    reps[3].via.i64 = -1;
+    reps[4].type = MSGPACK_OBJECT_FLOAT64;
+    reps[4].via.f64 = 1.0;
+    reps[5].type = MSGPACK_OBJECT_STR;
+    reps[5].via.str.ptr = "s";
+    reps[5].via.str.size = 1;
+    reps[6].type = MSGPACK_OBJECT_BIN;
+    reps[6].via.bin.ptr = "b";
+    reps[6].via.bin.size = 1;
+    reps[7].type = MSGPACK_OBJECT_ARRAY; /* [1]: not a list of str */
+    reps[7].via.array.ptr = &reps[2];
+    reps[7].via.array.size = 1;
+    reps[8].type = MSGPACK_OBJECT_MAP;
+    reps[9].type = MSGPACK_OBJECT_EXT;
+    int tried = 0;
+    for (int kind = CDT_LINK_HELLO; kind <= CDT_LINK_KICK; kind++) {
+        cdt_buf_t b = CDT_BUF_INIT;
+        s_encode_kind(&b, kind);
+        msgpack_zone z;
+        msgpack_zone_init(&z, 1024);
+        msgpack_object root;
+        size_t off = 0;
+        ck_assert_int_eq(
+            msgpack_unpack((const char *)b.data, b.len, &off, &z, &root),
+            MSGPACK_UNPACK_SUCCESS);
+        for (uint32_t i = 1; i < root.via.array.size; i++) {
+            const msgpack_object *orig = &root.via.array.ptr[i];
+            for (size_t r = 0; r < sizeof reps / sizeof reps[0]; r++) {
+                /* A same-typed replacement is valid (except [1] for a
+                 * list of strings, which must be refused), and so is an
+                 * integer of either sign for a key_id. */
+                if (reps[r].type == orig->type && r != 7)
+                    continue;
+                if (s_is_key_id(kind, i) && (r == 2 || r == 3))
+                    continue;
+                cdt_buf_t c = CDT_BUF_INIT;
+                s_repack(&c, &root, i, &reps[r], false);
+                ck_assert_msg(s_decode_once(c.data, c.len) == -1,
+                              "%s element %u as type %d accepted",
+                              cdt_link_kind_name(kind), i, reps[r].type);
+                cdt_buf_release(&c);
+                tried++;
+            }
+        }
+        msgpack_zone_destroy(&z);
+        cdt_buf_release(&b);
+    }
+    ck_assert_int_gt(tried, 400);
+}
+END_TEST
+
+START_TEST(test_link_huge_declared_counts_rejected)
+{
+    /* Regression: msgpack-c allocates from the declared count before
+     * reading elements; these frames asked for ~100 GB (ASan aborted). */
+    static const uint8_t arr32[] = {0xdd, 0xff, 0xff, 0xff, 0xff};
+    static const uint8_t map32[] = {0xdf, 0xff, 0xff, 0xff, 0xff};
+    static const uint8_t inner[] = {0x97, 0x0c, 0xa1, 'h',  0xdd, 0x10,
+                                    0x00, 0x00, 0x00, 0x01, 0xa1, 't'};
+    ck_assert_int_eq(s_decode_once(arr32, sizeof arr32), -1);
+    ck_assert_int_eq(s_decode_once(map32, sizeof map32), -1);
+    ck_assert_int_eq(s_decode_once(inner, sizeof inner), -1);
+    cdt_buf_t b = CDT_BUF_INIT;
+    ck_assert_int_eq(cdt_link_build_json_frame(&b, "T", arr32, sizeof arr32),
+                     -1);
+    ck_assert_uint_eq(b.len, 0);
+    cdt_buf_release(&b);
+}
+END_TEST
+
+START_TEST(test_link_non_str_group_element_rejected)
+{
+    /* [12, "h", ["a", 1], 1, "t", bin, bin] */
+    static const uint8_t ev[] = {0x97, 0x0c, 0xa1, 'h',  0x92, 0xa1,
+                                 'a',  0x01, 0x01, 0xa1, 't',  0xc4,
+                                 0x01, 0x90, 0xc4, 0x00};
+    ck_assert_int_eq(s_decode_once(ev, sizeof ev), -1);
+    uint8_t fixed[sizeof ev];
+    memcpy(fixed, ev, sizeof ev);
+    fixed[7] = 0xa0; /* the 1 becomes "" */
+    ck_assert_int_eq(s_decode_once(fixed, sizeof fixed), 0);
+    fixed[7] = 0xc4; /* bin is not str either */
+    ck_assert_int_eq(s_decode_once(fixed, sizeof fixed), -1);
+}
+END_TEST
+
+START_TEST(test_link_integer_ranges)
+{
+    /* req_id 2^32 does not fit u32. */
+    static const uint8_t auth[] = {0x95, 0x05, 0xcf, 0, 0,    0,    1,
+                                   0,    0,    0,    0, 0xa0, 0xa0, 0xa0};
+    ck_assert_int_eq(s_decode_once(auth, sizeof auth), -1);
+    uint8_t ok32[sizeof auth];
+    memcpy(ok32, auth, sizeof auth);
+    ok32[6] = 0; /* 2^32 - 1 + 1 -> 0xffffffff */
+    memset(ok32 + 7, 0xff, 4);
+    ck_assert_int_eq(s_decode_once(ok32, sizeof ok32), 0);
+    /* key_id above INT64_MAX is refused; a negative conn_id too. */
+    static const uint8_t kick[] = {0x93, 0x0e, 0xcf, 0x80, 0, 0,
+                                   0,    0,    0,    0,    0, 0xa0};
+    ck_assert_int_eq(s_decode_once(kick, sizeof kick), -1);
+    static const uint8_t close_neg[] = {0x92, 0x09, 0xff};
+    ck_assert_int_eq(s_decode_once(close_neg, sizeof close_neg), -1);
+    /* An int64-typed positive number is still a valid u64. */
+    static const uint8_t close_d3[] = {0x92, 0x09, 0xd3, 0, 0, 0,
+                                       0,    0,    0,    0, 5};
+    s_dec_t d;
+    ck_assert_int_eq(s_decode(&d, close_d3, sizeof close_d3), 0);
+    ck_assert_uint_eq(d.msg.conn_id, 5);
+    s_done(&d);
+}
+END_TEST
+
+START_TEST(test_link_invoke_rep_result_type_follows_ok)
+{
+    /* ok=true with a str, and ok=false with a bin, are both malformed. */
+    static const uint8_t t_str[] = {0x97, 0x0b, 0x01, 0x01, 0xc3,
+                                    0xa1, 'x',  0x90, 0x90};
+    static const uint8_t f_bin[] = {0x97, 0x0b, 0x01, 0x01, 0xc2,
+                                    0xc4, 0x01, 0xc0, 0x90, 0x90};
+    static const uint8_t t_nil[] = {0x97, 0x0b, 0x01, 0x01,
+                                    0xc3, 0xc0, 0x90, 0x90};
+    ck_assert_int_eq(s_decode_once(t_str, sizeof t_str), -1);
+    ck_assert_int_eq(s_decode_once(f_bin, sizeof f_bin), -1);
+    ck_assert_int_eq(s_decode_once(t_nil, sizeof t_nil), -1);
+    uint8_t f_str[sizeof t_str];
+    memcpy(f_str, t_str, sizeof t_str);
+    f_str[4] = 0xc2;
+    ck_assert_int_eq(s_decode_once(f_str, sizeof f_str), 0);
+}
+END_TEST
+
+START_TEST(test_link_single_byte_mutations_never_crash)
+{
+    /* Not a correctness check by value: ASan/UBSan watch every decode. */
+    static const uint8_t vals[] = {0x00, 0x7f, 0x80, 0x90, 0x9f, 0xa0,
+                                   0xbf, 0xc0, 0xc1, 0xc4, 0xd9, 0xdc,
+                                   0xdd, 0xde, 0xdf, 0xcf, 0xff};
+    for (int kind = CDT_LINK_HELLO; kind <= CDT_LINK_KICK; kind++) {
+        cdt_buf_t b = CDT_BUF_INIT;
+        s_encode_kind(&b, kind);
+        for (size_t i = 0; i < b.len; i++) {
+            for (size_t v = 0; v < sizeof vals; v++) {
+                uint8_t *m = cdt_xmalloc(b.len);
+                memcpy(m, b.data, b.len);
+                m[i] = vals[v];
+                s_dec_t d;
+                if (s_decode(&d, m, b.len) == 0) {
+                    /* Whatever decodes has in-range strings. */
+                    for (size_t g = 0; g < d.msg.groups.n; g++)
+                        (void)cdt_strv_at(d.msg.groups, g);
+                }
+                s_done(&d);
+                free(m);
+            }
+        }
+        cdt_buf_release(&b);
+    }
+}
+END_TEST
+
+/* ---- names, lists, the JSON frame --------------------------------------- */
+
+START_TEST(test_link_kind_names)
+{
+    ck_assert_str_eq(cdt_link_kind_name(CDT_LINK_HELLO), "HELLO");
+    ck_assert_str_eq(cdt_link_kind_name(CDT_LINK_INVOKE_REP), "INVOKE_REP");
+    ck_assert_str_eq(cdt_link_kind_name(CDT_LINK_KICK), "KICK");
+    ck_assert_str_eq(cdt_link_kind_name(0), "?");
+    ck_assert_str_eq(cdt_link_kind_name(15), "?");
+    ck_assert_str_eq(cdt_link_kind_name(-1), "?");
+    for (int k = CDT_LINK_HELLO; k <= CDT_LINK_KICK; k++)
+        ck_assert_str_ne(cdt_link_kind_name(k), "?");
+}
+END_TEST
+
+START_TEST(test_link_strv_at_out_of_range)
+{
+    cdt_strv_t empty = {NULL, 0};
+    cdt_str_t s = cdt_strv_at(empty, 0);
+    ck_assert_ptr_null(s.ptr);
+    ck_assert_uint_eq(s.len, 0);
+}
+END_TEST
+
+START_TEST(test_link_json_frame)
+{
+    cdt_buf_t b = CDT_BUF_INIT;
+    cdt_buf_append_str(&b, "pre");
+    ck_assert_int_eq(
+        cdt_link_build_json_frame(&b, "Task\"Progress", s_args, sizeof s_args),
+        0);
+    const char *want =
+        "pre{\"type\":1,\"target\":\"Task\\\"Progress\",\"arguments\":[1,\"x\"]}"
+        "\x1e";
+    ck_assert_uint_eq(b.len, strlen(want));
+    ck_assert_str_eq((char *)b.data, want);
+    cdt_buf_release(&b);
+
+    /* Empty arguments, and a nested object. */
+    static const uint8_t nested[] = {0x91, 0x82, 0xa1, 'a', 0xcb, 0x3f,
+                                     0xf8, 0,    0,    0,   0,    0,
+                                     0,    0xa1, 'b',  0xc0};
+    cdt_buf_init(&b);
+    ck_assert_int_eq(cdt_link_build_json_frame(&b, "T", "\x90", 1), 0);
+    ck_assert_str_eq((char *)b.data,
+                     "{\"type\":1,\"target\":\"T\",\"arguments\":[]}\x1e");
+    cdt_buf_reset(&b);
+    ck_assert_int_eq(cdt_link_build_json_frame(&b, "T", nested, sizeof nested),
+                     0);
+    ck_assert_str_eq(
+        (char *)b.data,
+        "{\"type\":1,\"target\":\"T\",\"arguments\":[{\"a\":1.5,\"b\":null}]}"
+        "\x1e");
+    cdt_buf_release(&b);
+}
+END_TEST
+
+START_TEST(test_link_json_frame_rejects_bad_args)
+{
+    cdt_buf_t b = CDT_BUF_INIT;
+    cdt_buf_append_str(&b, "keep");
+    ck_assert_int_eq(cdt_link_build_json_frame(&b, "T", "\x01", 1), -1);
+    ck_assert_int_eq(cdt_link_build_json_frame(&b, "T", "\x80", 1), -1);
+    ck_assert_int_eq(cdt_link_build_json_frame(&b, "T", "\x92\x01", 2), -1);
+    ck_assert_int_eq(cdt_link_build_json_frame(&b, "T", "\x90\x90", 2), -1);
+    ck_assert_int_eq(cdt_link_build_json_frame(&b, "T", "\xc1", 1), -1);
+    ck_assert_int_eq(cdt_link_build_json_frame(&b, "T", NULL, 0), -1);
+    ck_assert_uint_eq(b.len, 4);
+    ck_assert_str_eq((char *)b.data, "keep");
+    /* Every cut of a valid args array is refused, from an exact buffer. */
+    for (size_t len = 0; len < sizeof s_args; len++) {
+        uint8_t *cut = cdt_xmalloc(len ? len : 1);
+        memcpy(cut, s_args, len);
+        ck_assert_int_eq(cdt_link_build_json_frame(&b, "T", cut, len), -1);
+        free(cut);
+    }
+    ck_assert_uint_eq(b.len, 4);
+    cdt_buf_release(&b);
+}
+END_TEST
+
+START_TEST(test_link_json_frame_too_deep)
+{
+    /* 33 nested arrays exceed what msgpack_unpack accepts. */
+    uint8_t deep[34];
+    memset(deep, 0x91, 33);
+    deep[33] = 0xc0;
+    cdt_buf_t b = CDT_BUF_INIT;
+    ck_assert_int_eq(cdt_link_build_json_frame(&b, "T", deep, sizeof deep), -1);
+    ck_assert_uint_eq(b.len, 0);
+    ck_assert_int_eq(cdt_link_build_json_frame(&b, "T", deep + 2, 32), 0);
+    cdt_buf_release(&b);
+}
+END_TEST
+
+Suite *
+cdt_link_suite(void)
+{
+    Suite *s = suite_create("cdt_link");
+    TCase *tc = tcase_create("round_trip");
+    tcase_add_test(tc, test_link_hello_welcome_ping_pong);
+    tcase_add_test(tc, test_link_auth_and_reply);
+    tcase_add_test(tc, test_link_conn_open_ready_close);
+    tcase_add_test(tc, test_link_invoke_and_reply);
+    tcase_add_test(tc, test_link_event_direct_kick);
+    tcase_add_test(tc, test_link_only_fields_of_kind_are_set);
+    tcase_add_test(tc, test_link_encoders_append);
+    tcase_add_test(tc, test_link_big_values_round_trip);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("reject");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_link_every_truncation_rejected);
+    tcase_add_test(tc, test_link_trailing_bytes_rejected);
+    tcase_add_test(tc, test_link_not_an_array_rejected);
+    tcase_add_test(tc, test_link_wrong_element_count_rejected);
+    tcase_add_test(tc, test_link_wrong_element_types_rejected);
+    tcase_add_test(tc, test_link_huge_declared_counts_rejected);
+    tcase_add_test(tc, test_link_non_str_group_element_rejected);
+    tcase_add_test(tc, test_link_integer_ranges);
+    tcase_add_test(tc, test_link_invoke_rep_result_type_follows_ok);
+    tcase_add_test(tc, test_link_single_byte_mutations_never_crash);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("misc");
+    tcase_add_test(tc, test_link_kind_names);
+    tcase_add_test(tc, test_link_strv_at_out_of_range);
+    tcase_add_test(tc, test_link_json_frame);
+    tcase_add_test(tc, test_link_json_frame_rejects_bad_args);
+    tcase_add_test(tc, test_link_json_frame_too_deep);
+    suite_add_tcase(s, tc);
+    return s;
+}
