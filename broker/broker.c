@@ -1,0 +1,533 @@
+/*
+ * broker - conduit-broker: one zloop that owns everything.
+ *
+ * This file is the wiring: construction in dependency order (catalog and
+ * keys, groups, router, tasks, gateway link, ingress), the loop's readers
+ * and timers, the dispatch of ingress messages by type, and the stats
+ * answer. The decisions live in the modules.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#define CDT_LOG_MODULE "broker"
+#include "broker/broker.h"
+
+#include "broker/groups.h"
+#include "broker/gwlink.h"
+#include "broker/ingress.h"
+#include "broker/keys.h"
+#include "broker/router.h"
+#include "broker/tasks.h"
+#include "common/cdt_catalog.h"
+#include "common/cdt_clock.h"
+#include "common/cdt_log.h"
+#include "common/cdt_mem.h"
+
+#include <assert.h>
+#include <inttypes.h>
+#include <msgpack.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct broker {
+    const cdt_config_t *cfg; /* borrowed */
+    uint64_t incarnation;
+    int64_t started_ms; /* monotonic */
+    cdt_catalog_t *catalog;
+    keys_t *keys;
+    groups_t *groups;
+    router_t *router;
+    tasks_t *tasks;
+    gwlink_t *gwlink;
+    ingress_t *ingress;
+    zloop_t *loop;
+    cdt_buf_t args; /* scratch: event arguments */
+};
+
+/* ---- construction ------------------------------------------------------- */
+
+static uint64_t
+s_random_u64(void)
+{
+    uint64_t v = 0;
+    FILE *f = fopen("/dev/urandom", "rb");
+    if (f) {
+        if (fread(&v, sizeof v, 1, f) != 1)
+            v = 0;
+        fclose(f);
+    }
+    if (v == 0) /* no urandom: time and pid still differ across restarts */
+        v = ((uint64_t)cdt_clock_wall_ms() << 20) ^ (uint64_t)getpid();
+    return v ? v : 1;
+}
+
+static cdt_catalog_t *
+s_load_catalog(const cdt_config_t *cfg)
+{
+    char *path = cdt_config_path(cfg, cfg->broker_catalog);
+    char err[512];
+    cdt_catalog_t *cat = cdt_catalog_load(path, err, sizeof err);
+    if (!cat)
+        cdt_log_error("cannot load the hub catalog: %s", err);
+    free(path);
+    return cat;
+}
+
+int
+broker_check_config(const cdt_config_t *cfg)
+{
+    cdt_catalog_t *cat = s_load_catalog(cfg);
+    if (!cat)
+        return -1;
+    keys_t *keys = keys_new();
+    int rc = keys_load_config(keys, cfg);
+    keys_destroy(&keys);
+    cdt_catalog_destroy(&cat);
+    return rc;
+}
+
+static int
+s_router_send(void *arg, uint32_t gw, const void *frame, size_t len)
+{
+    broker_t *self = arg;
+    return self->gwlink ? gwlink_send(self->gwlink, gw, frame, len) : -1;
+}
+
+static int s_on_ingress(void *arg, const cdt_ingress_t *msg, char *err,
+                        size_t errlen);
+static void s_on_stats(void *arg, cdt_buf_t *out);
+static int s_on_gwlink(zloop_t *loop, zsock_t *sock, void *arg);
+static int s_on_sub(zloop_t *loop, zsock_t *sock, void *arg);
+static int s_on_ack(zloop_t *loop, zsock_t *sock, void *arg);
+static int s_on_heartbeat(zloop_t *loop, int timer_id, void *arg);
+static int s_on_task_tick(zloop_t *loop, int timer_id, void *arg);
+
+/* How often tasks_tick runs: a fraction of the progress window, so a
+ * coalesced progress goes out at most a quarter window late. */
+static size_t
+s_task_tick_ms(const cdt_config_t *cfg)
+{
+    int64_t w = cfg->tasks_progress_window_ms;
+    if (w <= 0)
+        return 1000;
+    w /= 4;
+    return (size_t)(w < 5 ? 5 : w > 250 ? 250 : w);
+}
+
+broker_t *
+broker_new(const cdt_config_t *cfg)
+{
+    assert(cfg);
+    broker_t *self = cdt_xcalloc(1, sizeof *self);
+    self->cfg = cfg;
+    self->incarnation = s_random_u64();
+    self->started_ms = cdt_clock_mono_ms();
+    cdt_buf_init(&self->args);
+
+    if (!(self->catalog = s_load_catalog(cfg)))
+        goto fail;
+    self->keys = keys_new();
+    if (keys_load_config(self->keys, cfg) != 0)
+        goto fail;
+    self->groups = groups_new(self->catalog->n_hubs);
+    self->router = router_new(self->catalog, self->groups, s_router_send, self);
+    self->tasks = tasks_new(cfg->tasks_progress_window_ms,
+                            cfg->tasks_retention_ms, router_emit, self->router);
+
+    gwlink_ctx_t ctx = {
+        .catalog = self->catalog,
+        .keys = self->keys,
+        .groups = self->groups,
+        .tasks = self->tasks,
+        .router = self->router,
+        .incarnation = self->incarnation,
+        .heartbeat_ms = cfg->broker_heartbeat_ms,
+        .timeout_ms = cfg->broker_gateway_timeout_ms,
+        .max_conns_per_key = cfg->broker_max_conns_per_key,
+        .max_conns_total = cfg->broker_max_conns_total,
+    };
+    if (!(self->gwlink = gwlink_new(cfg->broker_gateway_link, &ctx)))
+        goto fail;
+    self->ingress = ingress_new(cfg->broker_ingress, cfg->broker_ingress_ack,
+                                (size_t)cfg->broker_max_ingress_bytes,
+                                s_on_ingress, s_on_stats, self);
+    if (!self->ingress)
+        goto fail;
+
+    self->loop = zloop_new();
+    if (!self->loop)
+        goto fail;
+    if (zloop_reader(self->loop, gwlink_sock(self->gwlink), s_on_gwlink,
+                     self) != 0)
+        goto fail;
+    zsock_t *sub = ingress_sub_sock(self->ingress);
+    zsock_t *ack = ingress_ack_sock(self->ingress);
+    if (sub && zloop_reader(self->loop, sub, s_on_sub, self) != 0)
+        goto fail;
+    if (ack && zloop_reader(self->loop, ack, s_on_ack, self) != 0)
+        goto fail;
+    int64_t hb = cfg->broker_heartbeat_ms;
+    if (hb <= 0 || hb > cfg->broker_gateway_timeout_ms / 2)
+        hb = cfg->broker_gateway_timeout_ms / 2;
+    if (zloop_timer(self->loop, (size_t)(hb > 0 ? hb : 1), 0, s_on_heartbeat,
+                    self) == -1 ||
+        zloop_timer(self->loop, s_task_tick_ms(cfg), 0, s_on_task_tick, self) ==
+            -1)
+        goto fail;
+
+    cdt_log_notice("broker started: gateway link '%s', ingress '%s', "
+                   "ingress_ack '%s', %zu hub(s), %zu key(s)",
+                   cfg->broker_gateway_link, cfg->broker_ingress,
+                   cfg->broker_ingress_ack, self->catalog->n_hubs,
+                   keys_count(self->keys));
+    return self;
+fail:
+    broker_destroy(&self);
+    return NULL;
+}
+
+void
+broker_destroy(broker_t **self_p)
+{
+    assert(self_p);
+    broker_t *self = *self_p;
+    if (!self)
+        return;
+    zloop_destroy(&self->loop);
+    ingress_destroy(&self->ingress);
+    gwlink_destroy(&self->gwlink);
+    tasks_destroy(&self->tasks);
+    router_destroy(&self->router);
+    groups_destroy(&self->groups);
+    keys_destroy(&self->keys);
+    cdt_catalog_destroy(&self->catalog);
+    cdt_buf_release(&self->args);
+    free(self);
+    *self_p = NULL;
+}
+
+int
+broker_run(broker_t *self)
+{
+    assert(self);
+    int rc = zloop_start(self->loop);
+    cdt_log_notice("broker stopping");
+    /* 0: interrupted by a signal; -1: a handler ended the loop ($TERM). */
+    return rc == 0 || rc == -1 ? 0 : -1;
+}
+
+uint64_t
+broker_incarnation(const broker_t *self)
+{
+    return self->incarnation;
+}
+
+/* ---- loop handlers ------------------------------------------------------ */
+
+static int
+s_on_gwlink(zloop_t *loop, zsock_t *sock, void *arg)
+{
+    (void)loop;
+    (void)sock;
+    broker_t *self = arg;
+    gwlink_on_readable(self->gwlink, cdt_clock_mono_ms());
+    return 0;
+}
+
+static int
+s_on_sub(zloop_t *loop, zsock_t *sock, void *arg)
+{
+    (void)loop;
+    (void)sock;
+    broker_t *self = arg;
+    ingress_on_sub(self->ingress, cdt_clock_mono_ms());
+    return 0;
+}
+
+static int
+s_on_ack(zloop_t *loop, zsock_t *sock, void *arg)
+{
+    (void)loop;
+    (void)sock;
+    broker_t *self = arg;
+    ingress_on_ack(self->ingress, cdt_clock_mono_ms());
+    return 0;
+}
+
+static int
+s_on_heartbeat(zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop;
+    (void)timer_id;
+    broker_t *self = arg;
+    gwlink_check_timeouts(self->gwlink, cdt_clock_mono_ms());
+    return 0;
+}
+
+static int
+s_on_task_tick(zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop;
+    (void)timer_id;
+    broker_t *self = arg;
+    tasks_tick(self->tasks, cdt_clock_mono_ms());
+    return 0;
+}
+
+/* ---- ingress dispatch --------------------------------------------------- */
+
+static bool
+s_map_has(const msgpack_object *map, const char *key)
+{
+    size_t len = strlen(key);
+    for (uint32_t i = 0; i < map->via.map.size; i++) {
+        const msgpack_object *k = &map->via.map.ptr[i].key;
+        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == len &&
+            memcmp(k->via.str.ptr, key, len) == 0)
+            return true;
+    }
+    return false;
+}
+
+static void
+s_pack_cstr(msgpack_packer *pk, const char *s)
+{
+    size_t len = strlen(s);
+    msgpack_pack_str(pk, len);
+    msgpack_pack_str_body(pk, s, len);
+}
+
+/* The SignalR arguments of an `event`: `arguments` as given, or `data` as
+ * the single argument; a map gets `timestamp` and `correlationId` unless
+ * it has them (DESIGN.md §3: payloads carry both). */
+static void
+s_pack_event_args(const cdt_ingress_t *m, cdt_buf_t *out)
+{
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, out, cdt_buf_msgpack_write);
+    if (m->arguments) {
+        msgpack_pack_object(&pk, *m->arguments);
+        return;
+    }
+    if (!m->data) {
+        msgpack_pack_array(&pk, 0);
+        return;
+    }
+    msgpack_pack_array(&pk, 1);
+    const msgpack_object *d = m->data;
+    if (d->type != MSGPACK_OBJECT_MAP) {
+        msgpack_pack_object(&pk, *d);
+        return;
+    }
+    bool add_ts = !s_map_has(d, "timestamp");
+    bool add_cid = m->id.len > 0 && !s_map_has(d, "correlationId");
+    msgpack_pack_map(&pk, d->via.map.size + add_ts + add_cid);
+    for (uint32_t i = 0; i < d->via.map.size; i++) {
+        msgpack_pack_object(&pk, d->via.map.ptr[i].key);
+        msgpack_pack_object(&pk, d->via.map.ptr[i].val);
+    }
+    if (add_ts) {
+        char iso[CDT_ISO8601_LEN];
+        cdt_clock_iso8601(m->ts > 0 ? m->ts : cdt_clock_wall_ms(), iso);
+        s_pack_cstr(&pk, "timestamp");
+        s_pack_cstr(&pk, iso);
+    }
+    if (add_cid) {
+        s_pack_cstr(&pk, "correlationId");
+        msgpack_pack_str(&pk, m->id.len);
+        msgpack_pack_str_body(&pk, m->id.ptr, m->id.len);
+    }
+}
+
+static int
+s_on_event(broker_t *self, const cdt_ingress_t *m, char *err, size_t errlen)
+{
+    char *hub = cdt_xstrndup(m->hub.ptr, m->hub.len);
+    char *target = cdt_xstrndup(m->target.ptr, m->target.len);
+    size_t n = m->groups.n;
+    char **groups = cdt_xcalloc(n ? n : 1, sizeof(char *));
+    for (size_t i = 0; i < n; i++) {
+        cdt_str_t g = cdt_strv_at(m->groups, i);
+        groups[i] = cdt_xstrndup(g.ptr, g.len);
+    }
+    cdt_buf_reset(&self->args);
+    s_pack_event_args(m, &self->args);
+    int rc = router_route(self->router, hub, (const char *const *)groups, n,
+                          target, self->args.data, self->args.len, err, errlen);
+    for (size_t i = 0; i < n; i++)
+        free(groups[i]);
+    free(groups);
+    free(target);
+    free(hub);
+    return rc;
+}
+
+static int
+s_on_ingress(void *arg, const cdt_ingress_t *m, char *err, size_t errlen)
+{
+    broker_t *self = arg;
+    switch (m->type) {
+    case CDT_IN_EVENT:
+        return s_on_event(self, m, err, errlen);
+    case CDT_IN_TASK:
+        return tasks_ingest(self->tasks, m, cdt_clock_mono_ms(),
+                            cdt_clock_wall_ms(), err, errlen);
+    case CDT_IN_SPEND:
+    case CDT_IN_PROVIDER_HEALTH:
+    case CDT_IN_WEBHOOK:
+    case CDT_IN_KEY:
+        /* The domain modules (spend, health, webhook, key store) plug in
+         * here. */
+        break;
+    }
+    snprintf(err, errlen, "type '%s' is not handled yet",
+             cdt_ingress_type_name(m->type));
+    return -1;
+}
+
+/* ---- stats -------------------------------------------------------------- */
+
+/* A map built pair by pair: the pairs go to body, counted, and the header
+ * is written once the count is known. */
+typedef struct kv {
+    msgpack_packer pk;
+    cdt_buf_t body;
+    size_t n;
+} kv_t;
+
+static void
+s_kv_key(kv_t *kv, const char *key)
+{
+    s_pack_cstr(&kv->pk, key);
+    kv->n++;
+}
+
+static void
+s_kv_u64(kv_t *kv, const char *key, uint64_t v)
+{
+    s_kv_key(kv, key);
+    msgpack_pack_uint64(&kv->pk, v);
+}
+
+void
+broker_stats_pack(broker_t *self, cdt_buf_t *out)
+{
+    kv_t kv;
+    cdt_buf_init(&kv.body);
+    kv.n = 0;
+    msgpack_packer_init(&kv.pk, &kv.body, cdt_buf_msgpack_write);
+
+    s_kv_key(&kv, "ok");
+    msgpack_pack_true(&kv.pk);
+    s_kv_u64(&kv, "incarnation", self->incarnation);
+    s_kv_u64(&kv, "uptime_ms",
+             (uint64_t)(cdt_clock_mono_ms() - self->started_ms));
+    s_kv_u64(&kv, "gateways", gwlink_n_gateways(self->gwlink));
+    s_kv_u64(&kv, "connections", groups_n_conns(self->groups));
+    s_kv_u64(&kv, "groups", groups_n_groups(self->groups));
+    s_kv_u64(&kv, "memberships", groups_n_memberships(self->groups));
+    s_kv_u64(&kv, "keys", keys_count(self->keys));
+    s_kv_u64(&kv, "tasks", tasks_count(self->tasks));
+    s_kv_u64(&kv, "tasks_pending", tasks_pending(self->tasks));
+
+    const router_counters_t *rc = router_counters(self->router);
+    s_kv_u64(&kv, "seq", router_seq(self->router));
+    s_kv_u64(&kv, "events_routed", rc->routed);
+    s_kv_u64(&kv, "events_refused", rc->refused);
+    s_kv_u64(&kv, "events_unheard", rc->unheard);
+    s_kv_u64(&kv, "event_sends", rc->sends);
+    s_kv_u64(&kv, "event_send_errors", rc->send_errors);
+
+    const tasks_counters_t *tc = tasks_counters(self->tasks);
+    s_kv_u64(&kv, "task_events_accepted", tc->accepted);
+    s_kv_u64(&kv, "task_events_refused", tc->refused);
+    s_kv_u64(&kv, "task_progress_coalesced", tc->coalesced);
+    s_kv_u64(&kv, "tasks_expired", tc->expired);
+
+    const gwlink_counters_t *gc = gwlink_counters(self->gwlink);
+    s_kv_u64(&kv, "gateways_admitted", gc->gateways_admitted);
+    s_kv_u64(&kv, "gateways_timed_out", gc->gateways_timed_out);
+    s_kv_u64(&kv, "auth_ok", gc->auth_ok);
+    s_kv_u64(&kv, "auth_refused", gc->auth_refused);
+    s_kv_u64(&kv, "conns_opened", gc->conns_opened);
+    s_kv_u64(&kv, "conns_restored", gc->conns_restored);
+    s_kv_u64(&kv, "conns_refused", gc->conns_refused);
+    s_kv_u64(&kv, "conns_closed", gc->conns_closed);
+    s_kv_u64(&kv, "invokes_ok", gc->invokes_ok);
+    s_kv_u64(&kv, "invokes_failed", gc->invokes_failed);
+    s_kv_u64(&kv, "directs", gc->directs);
+    s_kv_u64(&kv, "kicks", gc->kicks);
+    s_kv_u64(&kv, "link_garbage", gc->garbage);
+    s_kv_u64(&kv, "link_send_errors", gc->send_errors);
+
+    const ingress_counters_t *ic = ingress_counters(self->ingress);
+    s_kv_u64(&kv, "ingress_garbage", ic->garbage);
+    s_kv_u64(&kv, "ingress_oversize", ic->oversize);
+    s_kv_u64(&kv, "stats_requests", ic->stats_requests);
+    for (int pass = 0; pass < 2; pass++) {
+        const uint64_t *counts = pass ? ic->refused : ic->accepted;
+        s_kv_key(&kv, pass ? "ingress_refused" : "ingress_accepted");
+        msgpack_pack_map(&kv.pk, CDT_IN_KEY);
+        for (int t = CDT_IN_EVENT; t <= CDT_IN_KEY; t++) {
+            s_pack_cstr(&kv.pk, cdt_ingress_type_name(t));
+            msgpack_pack_uint64(&kv.pk, counts[t]);
+        }
+    }
+
+    s_kv_key(&kv, "hubs");
+    msgpack_pack_map(&kv.pk, self->catalog->n_hubs);
+    for (size_t h = 0; h < self->catalog->n_hubs; h++) {
+        s_pack_cstr(&kv.pk, self->catalog->hubs[h].name);
+        msgpack_pack_map(&kv.pk, 3);
+        s_pack_cstr(&kv.pk, "connections");
+        msgpack_pack_uint64(&kv.pk, groups_hub_conns(self->groups, h));
+        s_pack_cstr(&kv.pk, "groups");
+        msgpack_pack_uint64(&kv.pk, groups_hub_groups(self->groups, h));
+        s_pack_cstr(&kv.pk, "events");
+        msgpack_pack_uint64(&kv.pk, router_hub_events(self->router, h));
+    }
+
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, out, cdt_buf_msgpack_write);
+    msgpack_pack_map(&pk, kv.n);
+    cdt_buf_append(out, kv.body.data, kv.body.len);
+    cdt_buf_release(&kv.body);
+}
+
+static void
+s_on_stats(void *arg, cdt_buf_t *out)
+{
+    broker_stats_pack(arg, out);
+}
+
+/* ---- actor (tests) ------------------------------------------------------ */
+
+static int
+s_on_pipe(zloop_t *loop, zsock_t *pipe, void *arg)
+{
+    (void)loop;
+    (void)arg;
+    char *cmd = zstr_recv(pipe);
+    bool term = !cmd || strcmp(cmd, "$TERM") == 0;
+    zstr_free(&cmd);
+    return term ? -1 : 0;
+}
+
+void
+broker_actor(zsock_t *pipe, void *args)
+{
+    broker_actor_args_t *a = args;
+    broker_t *self = broker_new(a->cfg);
+    a->status = self ? 0 : -1;
+    zsock_signal(pipe, 0);
+    if (!self) {
+        /* Wait for $TERM so that zactor_destroy returns. */
+        char *cmd = zstr_recv(pipe);
+        zstr_free(&cmd);
+        return;
+    }
+    if (zloop_reader(self->loop, pipe, s_on_pipe, NULL) == 0)
+        (void)broker_run(self);
+    broker_destroy(&self);
+}

@@ -1,0 +1,65 @@
+/*
+ * broker - conduit-broker: one zloop that owns everything.
+ *
+ * The broker object holds the hub catalog, the key table, the group
+ * registry, the task registry, the router, the gateway link and the two
+ * ingress endpoints, and wires them together:
+ *
+ *   ingress --(decoded message)--> broker dispatch --> router / tasks / ...
+ *   tasks   --(emit_fn)----------> router --(EVENT)--> gwlink --> gateways
+ *   gwlink  <--(AUTH, CONN_*, INVOKE)-- gateways
+ *
+ * There is no global state besides the log settings and CZMQ's signal
+ * flag, so tests can run two brokers in one process (on distinct
+ * endpoints). Everything runs on the thread that calls broker_run.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef BROKER_H
+#define BROKER_H
+
+#include "common/cdt_buf.h"
+#include "common/cdt_config.h"
+
+#include <czmq.h>
+#include <stdint.h>
+
+typedef struct broker broker_t;
+
+/* Loads the catalog and keys named by cfg and binds the three endpoints.
+ * cfg is borrowed and must outlive the broker. Returns the broker (caller
+ * owns) or NULL after logging why. */
+broker_t *broker_new(const cdt_config_t *cfg);
+
+/* Runs the loop until SIGINT/SIGTERM (CZMQ's handler) or, in an actor,
+ * until $TERM. Returns 0, or -1 if the loop failed. */
+int broker_run(broker_t *self);
+
+/* Closes the sockets and frees everything; sets *self_p to NULL; safe on
+ * NULL. */
+void broker_destroy(broker_t **self_p);
+
+/* Validates what broker_new would load (catalog, keys, master key hash)
+ * without binding anything. Returns 0, or -1 after logging why. */
+int broker_check_config(const cdt_config_t *cfg);
+
+/* The random incarnation of this broker instance. */
+uint64_t broker_incarnation(const broker_t *self);
+
+/* Appends the stats map ({"ok": true, figures...}) to out, as answered to
+ * {"type":"stats"} on the acknowledged ingress endpoint. */
+void broker_stats_pack(broker_t *self, cdt_buf_t *out);
+
+/* For tests: the body of a broker thread, as a zactor (zactor_new) or on
+ * a thread of the caller's own with a zsys_create_pipe pipe. args is a
+ * broker_actor_args_t; the body creates a broker, stores 0 or -1 in
+ * status, signals the pipe (zsock_wait returns 0 either way) and runs
+ * until it receives "$TERM" on the pipe. */
+typedef struct broker_actor_args {
+    const cdt_config_t *cfg;
+    int status;
+} broker_actor_args_t;
+
+void broker_actor(zsock_t *pipe, void *args);
+
+#endif

@@ -1,0 +1,80 @@
+/*
+ * ingress - the broker's two service endpoints (proto/cdt_ingress.h).
+ *
+ *   broker.ingress      SUB, bound: services' PUB sockets connect and send
+ *                       one-frame MessagePack maps, fire and forget.
+ *   broker.ingress_ack  ROUTER, bound: conduit-pub's DEALER sends
+ *                       [8-byte seq][map] and gets [seq][ack map] back.
+ *
+ * Every message is size-checked (broker.max_ingress_bytes), unpacked
+ * (exactly one value, nothing after it), decoded with cdt_ingress_decode
+ * and handed to the broker's handler, whose verdict becomes the ack. The
+ * acknowledged endpoint also answers {"type":"stats"} with the broker's
+ * figures ({"ok":true, ...}) through a stats callback.
+ *
+ * Nothing a peer sends can stop the loop: undecodable input is counted as
+ * garbage and logged at WARN at most once a second (ratelog.h); refusals
+ * are counted per type, logged at WARN (rate-limited) on the fire-and-
+ * forget path where nobody else would hear of them, and at DEBUG on the
+ * acknowledged path, where the publisher gets the reason.
+ *
+ * Single-threaded: owned by the broker loop.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef INGRESS_H
+#define INGRESS_H
+
+#include "common/cdt_buf.h"
+#include "proto/cdt_ingress.h"
+
+#include <czmq.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Handles one decoded message. Returns 0 if accepted, or -1 with a
+ * one-line reason in err (which becomes the ack's error). */
+typedef int(ingress_handler_fn)(void *arg, const cdt_ingress_t *msg, char *err,
+                                size_t errlen);
+
+/* Appends the answer to {"type":"stats"}: one complete MessagePack map
+ * whose first pair is "ok": true. */
+typedef void(ingress_stats_fn)(void *arg, cdt_buf_t *out);
+
+typedef struct ingress_counters {
+    uint64_t accepted[CDT_IN_KEY + 1]; /* by cdt_ingress_type */
+    uint64_t refused[CDT_IN_KEY + 1];  /* decoded, refused by the handler */
+    uint64_t garbage;                  /* bad framing or undecodable */
+    uint64_t oversize;                 /* larger than max_bytes */
+    uint64_t stats_requests;
+    uint64_t acks_sent;
+} ingress_counters_t;
+
+typedef struct ingress ingress_t;
+
+/* Binds sub_ep and ack_ep ("" = that endpoint is off). Returns the
+ * ingress (caller owns) or NULL after logging why. */
+ingress_t *ingress_new(const char *sub_ep, const char *ack_ep, size_t max_bytes,
+                       ingress_handler_fn *handler, ingress_stats_fn *stats,
+                       void *arg);
+
+void ingress_destroy(ingress_t **self_p);
+
+/* The sockets, for zloop_reader (NULL when off). */
+zsock_t *ingress_sub_sock(ingress_t *self);
+zsock_t *ingress_ack_sock(ingress_t *self);
+
+/* Read and handle what is waiting on each socket (a bounded batch). */
+void ingress_on_sub(ingress_t *self, int64_t now_ms);
+void ingress_on_ack(ingress_t *self, int64_t now_ms);
+
+/* Handles one message body as if received; with ack non-NULL (the
+ * acknowledged path) appends the ack map to it. Returns 0 if accepted.
+ * Exposed for tests. */
+int ingress_process(ingress_t *self, const uint8_t *buf, size_t len,
+                    cdt_buf_t *ack, int64_t now_ms);
+
+const ingress_counters_t *ingress_counters(const ingress_t *self);
+
+#endif

@@ -1,0 +1,75 @@
+/*
+ * router - turns one event for (hub, groups) into EVENT link messages to
+ * exactly the gateways that hold members of those groups.
+ *
+ * The event is checked against the catalog (the hub exists, by name or
+ * path; the target is one of the hub's events; there is at least one
+ * group; the arguments are a MessagePack array), the SignalR JSON frame is
+ * built once, the EVENT message is encoded once with the next sequence
+ * number, and the same bytes go to every gateway that holds a member of
+ * any of the groups (a connection in several groups is de-duplicated by
+ * its gateway). Gateways without members get nothing; an event nobody
+ * listens to costs a few hash lookups and no encoding.
+ *
+ * The router does not own sockets: it calls a router_send_fn with a
+ * gateway slot, which the broker wires to gwlink (and tests to a fake).
+ * Single-threaded: owned by the broker loop.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef ROUTER_H
+#define ROUTER_H
+
+#include "broker/emit.h"
+#include "broker/groups.h"
+#include "common/cdt_catalog.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Sends one encoded link frame to gateway slot gw. Returns 0 or -1 (the
+ * callee logs and counts its own failures). */
+typedef int(router_send_fn)(void *arg, uint32_t gw, const void *frame,
+                            size_t len);
+
+typedef struct router router_t;
+
+typedef struct router_counters {
+    uint64_t routed;      /* events accepted (sent to >= 0 gateways) */
+    uint64_t refused;     /* events failing validation */
+    uint64_t unheard;     /* accepted events no gateway had members for */
+    uint64_t sends;       /* EVENT messages handed to send_fn */
+    uint64_t send_errors; /* send_fn returned -1 */
+} router_counters_t;
+
+/* catalog and groups are borrowed and must outlive the router. Caller
+ * owns. */
+router_t *router_new(const cdt_catalog_t *catalog, groups_t *groups,
+                     router_send_fn *send, void *send_arg);
+
+void router_destroy(router_t **self_p);
+
+/* Routes one event (all arguments borrowed). hub is a hub name or path.
+ * Returns 0, or -1 with the reason in err (may be NULL): "unknown hub
+ * 'X'", "event 'Y' is not allowed on hub 'X'", "no target group",
+ * "invalid group name", "arguments must be an array". */
+int router_route(router_t *self, const char *hub, const char *const *groups,
+                 size_t n_groups, const char *target, const void *args,
+                 size_t args_len, char *err, size_t errlen);
+
+/* router_route as an emit_fn (arg = the router): for domain modules. A
+ * refusal is logged at WARN. */
+int router_emit(void *arg, const char *hub, const char *const *groups,
+                size_t n_groups, const char *target, const void *args,
+                size_t args_len);
+
+/* The sequence number of the last EVENT sent (0 = none yet). */
+uint64_t router_seq(const router_t *self);
+
+const router_counters_t *router_counters(const router_t *self);
+
+/* Events routed on hub (catalog index). */
+uint64_t router_hub_events(const router_t *self, size_t hub);
+
+#endif
