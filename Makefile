@@ -124,7 +124,7 @@ deps:
 deps-test:
 	@tools/deps.sh test
 
-run: deps
+run: deps-test
 	@$(MAKE) --no-print-directory all
 	@tools/run.sh $(B)
 

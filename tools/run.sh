@@ -24,6 +24,12 @@ for b in conduit-broker conduit-gateway conduit-pub; do
 done
 cd "$root"
 mkdir -p var
+# The dashboard at / loads the official browser client from /vendor/.
+bundle=node_modules/@microsoft/signalr/dist/browser/signalr.min.js
+if [ -f "$bundle" ]; then
+    mkdir -p www/vendor
+    cp "$bundle" www/vendor/signalr.min.js
+fi
 
 # Read what to print from the effective configuration, so this stays true
 # to it; the keys come from the comments of the file.
