@@ -1,0 +1,841 @@
+/*
+ * conn - one SignalR WebSocket connection of the gateway: the handshake,
+ * the JSON hub protocol, the output queue and the close sequence.
+ *
+ * Life of a connection. The upgrade was accepted by http.c. With a
+ * negotiate token (id=) the broker's decision is already known and
+ * CONN_OPEN goes out at once; without one (skipNegotiation) AUTH goes out
+ * first and the connection waits, saying nothing, for AUTH_REP; a refusal
+ * closes the WebSocket with 1008 "Unauthorized" and no SignalR message at
+ * all (the client's start() rejects with the close code).
+ *
+ * The handshake answer `{}`RS is written only when both the client's
+ * handshake record and CONN_READY have arrived, so that when the client's
+ * start() resolves its connect-time groups are in place at the broker and
+ * in the local index. Events that arrive after CONN_READY but before the
+ * client's handshake wait in the queue behind the answer, which is pushed
+ * to the front. Records a client pipelines after its handshake are held
+ * and run once the answer is queued.
+ *
+ * Writing: nothing is written before the handshake answer heads the
+ * queue; each writable callback coalesces queued frames into one text
+ * message (never splitting a record) and asks again while frames remain.
+ * Closing: a Close record is queued, the queue is flushed, then the
+ * WebSocket is closed with 1000; a peer that never becomes writable is
+ * dropped after GW_CLOSE_GRACE_MS.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "gateway/gateway_int.h"
+
+#define CDT_LOG_MODULE "conn"
+#include "common/cdt_clock.h"
+#include "common/cdt_log.h"
+#include "common/cdt_mem.h"
+#include "gateway/httputil.h"
+#include "gateway/hubproto_json.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char UNAVAILABLE[] = "Service temporarily unavailable";
+static const char CLOSED_WITH_ERROR[] = "Connection closed with an error.";
+
+/* ---- slots and lookup ---------------------------------------------------- */
+
+static cslot_t *
+s_slot(gateway_t *gw, conn_t *c)
+{
+    return &gw->slots[c->slot];
+}
+
+static void
+s_slot_add(gateway_t *gw, conn_t *c, int64_t now)
+{
+    if (gw->n_slots == gw->cap_slots) {
+        gw->cap_slots = gw->cap_slots ? gw->cap_slots * 2 : 256;
+        gw->slots = cdt_xrealloc(gw->slots, gw->cap_slots * sizeof *gw->slots);
+    }
+    c->slot = (uint32_t)gw->n_slots++;
+    cslot_t *s = &gw->slots[c->slot];
+    s->c = c;
+    s->send_ms = now;
+    s->deadline_ms = now + gw->cfg->gateway_handshake_timeout_ms;
+}
+
+static void
+s_slot_remove(gateway_t *gw, conn_t *c)
+{
+    size_t last = gw->n_slots - 1;
+    if (c->slot != last) {
+        gw->slots[c->slot] = gw->slots[last];
+        gw->slots[c->slot].c->slot = c->slot;
+    }
+    gw->n_slots--;
+}
+
+conn_t *
+conn_find(gateway_t *gw, uint64_t id)
+{
+    for (hnode_t *n = hmap_first(&gw->conns, hmap_hash_u64(id)); n;
+         n = hmap_next_same(n)) {
+        conn_t *c = hmap_entry(n, conn_t, node);
+        if (c->id == id)
+            return c;
+    }
+    return NULL;
+}
+
+/* ---- output -----------------------------------------------------------------
+ */
+
+static void
+s_want_write(conn_t *c)
+{
+    if (c->flags & (CF_WANT_WRITE | CF_KILLED))
+        return;
+    if (!(c->flags & (CF_HS_DONE | CF_CLOSING)))
+        return; /* nothing may precede the handshake answer */
+    c->flags |= CF_WANT_WRITE;
+    lws_callback_on_writable(c->wsi);
+}
+
+static void
+s_begin_close(gateway_t *gw, conn_t *c, uint16_t code, const char *reason)
+{
+    c->flags |= CF_CLOSING;
+    c->close_code = code;
+    c->close_reason = reason;
+    s_slot(gw, c)->deadline_ms = cdt_clock_mono_ms() + GW_CLOSE_GRACE_MS;
+    s_want_write(c);
+}
+
+/* Queues gw->tmp as a frame for this connection only. */
+static void
+s_queue_tmp(gateway_t *gw, conn_t *c)
+{
+    frame_t *f = frame_new(gw->tmp.data, gw->tmp.len);
+    conn_deliver(gw, c, f);
+    frame_unref(&f);
+}
+
+static void
+s_handshake_fail(gateway_t *gw, conn_t *c, const char *error)
+{
+    if (c->flags & (CF_CLOSING | CF_DEFERRED))
+        return;
+    if (!(c->flags & CF_HS_RECEIVED)) {
+        /* the JS client throws from its message handler if an answer
+         * arrives while it is still connecting: wait for its handshake */
+        c->flags |= CF_DEFERRED;
+        c->hs_error = cdt_xstrdup(error);
+        outq_clear(&c->q, &gw->pool);
+        return;
+    }
+    gw->m.handshake_failures++;
+    cdt_log_info("conn#%llu: handshake failed: %s", (unsigned long long)c->id,
+                 error);
+    outq_clear(&c->q, &gw->pool);
+    cdt_buf_reset(&gw->tmp);
+    hubproto_json_handshake_response(&gw->tmp, error);
+    frame_t *f = frame_new(gw->tmp.data, gw->tmp.len);
+    outq_push(&c->q, &gw->pool, f);
+    frame_unref(&f);
+    c->flags |= CF_HS_DONE;
+    s_begin_close(gw, c, LWS_CLOSE_STATUS_NORMAL, NULL);
+}
+
+static void
+s_close_frame(gateway_t *gw, conn_t *c, frame_t *frame, bool drop_queued)
+{
+    if (c->flags & CF_CLOSING)
+        return;
+    if (drop_queued)
+        outq_clear(&c->q, &gw->pool);
+    outq_push(&c->q, &gw->pool, frame);
+    s_begin_close(gw, c, LWS_CLOSE_STATUS_NORMAL, NULL);
+}
+
+void
+conn_close_with(gateway_t *gw, conn_t *c, const char *error,
+                bool allow_reconnect)
+{
+    if (c->flags & CF_CLOSING)
+        return;
+    if (!(c->flags & CF_HS_DONE)) {
+        /* a Close before the handshake answer would confuse the client:
+         * the handshake error carries the reason instead */
+        s_handshake_fail(gw, c, error ? error : CLOSED_WITH_ERROR);
+        return;
+    }
+    cdt_buf_reset(&gw->tmp);
+    hubproto_json_close(&gw->tmp, error, allow_reconnect);
+    frame_t *f = frame_new(gw->tmp.data, gw->tmp.len);
+    s_close_frame(gw, c, f, false);
+    frame_unref(&f);
+}
+
+void
+conn_abort(gateway_t *gw, conn_t *c, uint16_t code, const char *reason)
+{
+    if (c->flags & (CF_CLOSING | CF_DEFERRED))
+        return;
+    outq_clear(&c->q, &gw->pool);
+    if (!(c->flags & CF_HS_RECEIVED)) {
+        /* closing before the client sent its handshake makes its send
+         * fail with a confusing error; the handshake timeout bounds the
+         * wait */
+        c->flags |= CF_DEFERRED;
+        c->close_code = code;
+        c->close_reason = reason;
+        return;
+    }
+    s_begin_close(gw, c, code, reason);
+}
+
+/* The client's handshake arrived (or never will): give the answer that
+ * was held back. */
+static void
+s_run_deferred(gateway_t *gw, conn_t *c)
+{
+    c->flags |= CF_HS_RECEIVED;
+    c->flags &= (uint16_t)~CF_DEFERRED;
+    char *error = c->hs_error;
+    c->hs_error = NULL;
+    if (error)
+        s_handshake_fail(gw, c, error);
+    else
+        s_begin_close(gw, c, c->close_code, c->close_reason);
+    free(error);
+}
+
+static void
+s_slow_consumer(gateway_t *gw, conn_t *c)
+{
+    gw->m.slow_consumer_closes++;
+    cdt_log_info("conn#%llu: closing slow consumer (%u bytes queued)",
+                 (unsigned long long)c->id, c->q.bytes);
+    if (!(c->flags & CF_HS_DONE)) {
+        s_handshake_fail(gw, c, CLOSED_WITH_ERROR);
+        return;
+    }
+    s_close_frame(gw, c, gw->slow_frame, true);
+}
+
+void
+conn_deliver(gateway_t *gw, conn_t *c, frame_t *frame)
+{
+    if (c->flags & (CF_CLOSING | CF_KILLED | CF_DEFERRED))
+        return;
+    if ((uint64_t)c->q.bytes + frame->len >
+        (uint64_t)gw->cfg->gateway_max_queue_bytes) {
+        s_slow_consumer(gw, c);
+        return;
+    }
+    outq_push(&c->q, &gw->pool, frame);
+    s_want_write(c);
+}
+
+int
+conn_writeable(gateway_t *gw, conn_t *c)
+{
+    c->flags &= (uint16_t)~CF_WANT_WRITE;
+    if (c->flags & CF_KILLED)
+        return -1;
+    if ((c->flags & CF_HS_DONE) && !outq_empty(&c->q)) {
+        size_t need = outq_head_len(&c->q);
+        gw_wbuf_reserve(gw,
+                        need > GW_COALESCE_BYTES ? need : GW_COALESCE_BYTES);
+        uint32_t before = c->q.n;
+        size_t n = outq_coalesce(&c->q, &gw->pool, gw->wbuf + LWS_PRE,
+                                 GW_COALESCE_BYTES);
+        gw->m.messages_sent += before - c->q.n;
+        gw->m.ws_writes++;
+        if (lws_write(c->wsi, gw->wbuf + LWS_PRE, n, LWS_WRITE_TEXT) < 0) {
+            cdt_log_debug("conn#%llu: write failed", (unsigned long long)c->id);
+            return -1;
+        }
+        s_slot(gw, c)->send_ms = cdt_clock_mono_ms();
+        if (!outq_empty(&c->q)) {
+            s_want_write(c);
+            return 0;
+        }
+    }
+    if (c->flags & CF_CLOSING) {
+        const char *r = c->close_reason;
+        lws_close_reason(c->wsi, (enum lws_close_status)c->close_code,
+                         (unsigned char *)(uintptr_t)r, r ? strlen(r) : 0);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- broker registration
+ * ----------------------------------------------------- */
+
+static void
+s_open(gateway_t *gw, conn_t *c)
+{
+    const cdt_hub_t *hub = gw_hub(gw, c->hub);
+    req_t *req = gw_req_new(gw, REQ_OPEN);
+    req->conn_id = c->id;
+    c->req_id = req->id;
+    c->phase = PH_OPENING;
+    c->flags |= CF_BROKER_OPEN;
+    cdt_buf_reset(&gw->linkbuf);
+    cdt_link_encode_conn_open(&gw->linkbuf, c->id, hub->name, c->key_id,
+                              (c->flags & CF_ADMIN) != 0, false, NULL, 0);
+    /* a failed send is retried by the replay when the link comes back;
+     * the request's deadline bounds the wait either way */
+    (void)gw_link_send(gw);
+}
+
+void
+conn_replay(gateway_t *gw, conn_t *c)
+{
+    if (c->flags & CF_CLOSING)
+        return;
+    const cdt_hub_t *hub = gw_hub(gw, c->hub);
+    cdt_buf_reset(&gw->linkbuf);
+    if (c->phase == PH_READY) {
+        size_t n = c->groups.n, i = 0;
+        const char **names = cdt_xmalloc((n ? n : 1) * sizeof *names);
+        for (gi_member_t *m = gi_conn_first(&c->groups); m && i < n;
+             m = gi_conn_next(m))
+            names[i++] = gi_member_group(m);
+        cdt_link_encode_conn_open(&gw->linkbuf, c->id, hub->name, c->key_id,
+                                  (c->flags & CF_ADMIN) != 0, true, names, i);
+        free(names);
+    } else if (c->phase == PH_OPENING) {
+        cdt_link_encode_conn_open(&gw->linkbuf, c->id, hub->name, c->key_id,
+                                  (c->flags & CF_ADMIN) != 0, false, NULL, 0);
+    } else {
+        return;
+    }
+    (void)gw_link_send(gw);
+}
+
+void
+conn_auth_reply(gateway_t *gw, conn_t *c, const cdt_link_msg_t *msg)
+{
+    c->req_id = 0;
+    if (msg->status != 200) {
+        if (msg->status == 401 || msg->status == 404)
+            gw->m.auth_failures++;
+        cdt_log_info("conn#%llu: refused by the broker (%u)",
+                     (unsigned long long)c->id, msg->status);
+        if (msg->status == 401 || msg->status == 404 || msg->status == 429)
+            conn_abort(gw, c, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+                       msg->status == 429 ? "Too many connections"
+                                          : "Unauthorized");
+        else
+            conn_abort(gw, c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION,
+                       UNAVAILABLE);
+        return;
+    }
+    c->key_id = msg->key_id;
+    if (msg->admin)
+        c->flags |= CF_ADMIN;
+    s_open(gw, c);
+}
+
+void
+conn_auth_fail(gateway_t *gw, conn_t *c)
+{
+    c->req_id = 0;
+    gw->m.auth_unavailable++;
+    conn_abort(gw, c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, UNAVAILABLE);
+}
+
+static void s_handshake_ok(gateway_t *gw, conn_t *c);
+
+void
+conn_ready(gateway_t *gw, conn_t *c, const cdt_link_msg_t *msg)
+{
+    if (c->req_id) {
+        req_t *req = gw_req_find(gw, c->req_id);
+        if (req && req->kind == REQ_OPEN)
+            gw_req_free(gw, &req);
+        c->req_id = 0;
+    }
+    if (c->flags & CF_CLOSING)
+        return;
+    if (msg->status != 0) {
+        char reason[256];
+        snprintf(reason, sizeof reason, "%.*s", (int)msg->reason.len,
+                 msg->reason.ptr);
+        s_handshake_fail(gw, c, reason[0] ? reason : UNAVAILABLE);
+        return;
+    }
+    for (size_t i = 0; i < msg->groups.n; i++) {
+        cdt_str_t g = cdt_strv_at(msg->groups, i);
+        groupidx_join(gw->groups, &c->groups, c, c->hub, g.ptr, g.len);
+    }
+    if (c->phase == PH_READY)
+        return; /* a replayed CONN_OPEN answered twice */
+    c->phase = PH_READY;
+    if ((c->flags & CF_HS_RECEIVED) && !(c->flags & CF_HS_DONE))
+        s_handshake_ok(gw, c);
+}
+
+void
+conn_open_timeout(gateway_t *gw, conn_t *c)
+{
+    c->req_id = 0;
+    gw->m.auth_unavailable++;
+    s_handshake_fail(gw, c, UNAVAILABLE);
+}
+
+/* ---- invocations ------------------------------------------------------------
+ */
+
+static void
+s_completion_error(gateway_t *gw, conn_t *c, cdt_str_t inv_id,
+                   const char *error)
+{
+    cdt_buf_reset(&gw->tmp);
+    hubproto_json_completion_error(&gw->tmp, inv_id, error);
+    s_queue_tmp(gw, c);
+}
+
+static void
+s_invoke_error(gateway_t *gw, conn_t *c, const hub_msg_t *msg,
+               const char *detail)
+{
+    if (!msg->has_invocation_id)
+        return; /* non-blocking: never a reply, not even an error */
+    char text[512];
+    snprintf(text, sizeof text,
+             "An unexpected error occurred invoking '%.*s' on the server. "
+             "HubException: %s",
+             (int)msg->target.len, msg->target.ptr, detail);
+    s_completion_error(gw, c, msg->invocation_id, text);
+}
+
+static bool
+s_rate_limited(gateway_t *gw, conn_t *c, int64_t now)
+{
+    int64_t limit = gw->cfg->gateway_invocations_per_sec;
+    if (limit <= 0)
+        return false;
+    uint32_t sec = (uint32_t)(now / 1000);
+    if (sec != c->rate_window) {
+        c->rate_window = sec;
+        c->rate_count = 0;
+    }
+    if (c->rate_count >= limit)
+        return true;
+    c->rate_count++;
+    return false;
+}
+
+static void
+s_invoke(gateway_t *gw, conn_t *c, const hub_msg_t *msg, int64_t now)
+{
+    gw->m.invocations++;
+    if (s_rate_limited(gw, c, now)) {
+        gw->m.invoke_rate_limited++;
+        s_invoke_error(gw, c, msg,
+                       "Rate limit exceeded. Please try again later.");
+        return;
+    }
+    if (c->phase != PH_READY || !upstream_is_up(gw->link)) {
+        s_invoke_error(gw, c, msg, UNAVAILABLE);
+        return;
+    }
+    req_t *req = gw_req_new(gw, REQ_INVOKE);
+    req->conn_id = c->id;
+    req->method = cdt_xstrndup(msg->target.ptr, msg->target.len);
+    if (msg->has_invocation_id) {
+        req->has_inv_id = true;
+        req->inv_id =
+            cdt_xstrndup(msg->invocation_id.ptr, msg->invocation_id.len);
+    }
+    cdt_buf_reset(&gw->linkbuf);
+    cdt_link_encode_invoke(&gw->linkbuf, req->id, c->id, msg->target.ptr,
+                           msg->target.len, msg->args, msg->args_len);
+    if (gw_link_send(gw) != 0) {
+        gw_req_free(gw, &req);
+        s_invoke_error(gw, c, msg, UNAVAILABLE);
+    }
+}
+
+void
+conn_invoke_reply(gateway_t *gw, const cdt_link_msg_t *msg)
+{
+    conn_t *c = conn_find(gw, msg->conn_id);
+    /* the broker recorded these whether or not the caller still waits:
+     * the local index follows it so routing stays right */
+    if (c && c->phase == PH_READY) {
+        for (size_t i = 0; i < msg->joins.n; i++) {
+            cdt_str_t g = cdt_strv_at(msg->joins, i);
+            groupidx_join(gw->groups, &c->groups, c, c->hub, g.ptr, g.len);
+        }
+        for (size_t i = 0; i < msg->leaves.n; i++) {
+            cdt_str_t g = cdt_strv_at(msg->leaves, i);
+            groupidx_leave(gw->groups, &c->groups, c->hub, g.ptr, g.len);
+        }
+    }
+    req_t *req = gw_req_find(gw, msg->req_id);
+    if (!req || req->kind != REQ_INVOKE || req->conn_id != msg->conn_id) {
+        gw->m.invoke_late++;
+        return;
+    }
+    if (c && req->has_inv_id && !(c->flags & CF_CLOSING)) {
+        cdt_str_t id = {req->inv_id, strlen(req->inv_id)};
+        cdt_buf_reset(&gw->tmp);
+        if (msg->ok) {
+            if (hubproto_json_completion_result(&gw->tmp, id, msg->result.ptr,
+                                                msg->result.len) != 0) {
+                char text[512];
+                snprintf(text, sizeof text,
+                         "An unexpected error occurred invoking '%s' on the "
+                         "server.",
+                         req->method);
+                hubproto_json_completion_error(&gw->tmp, id, text);
+            }
+        } else {
+            char *text = cdt_xstrndup(msg->reason.ptr, msg->reason.len);
+            hubproto_json_completion_error(&gw->tmp, id, text);
+            free(text);
+        }
+        s_queue_tmp(gw, c);
+    }
+    gw_req_free(gw, &req);
+}
+
+void
+conn_invoke_fail(gateway_t *gw, const req_t *req)
+{
+    conn_t *c = conn_find(gw, req->conn_id);
+    if (!c || !req->has_inv_id || (c->flags & CF_CLOSING))
+        return;
+    char text[512];
+    snprintf(text, sizeof text,
+             "An unexpected error occurred invoking '%s' on the server. "
+             "HubException: %s",
+             req->method, UNAVAILABLE);
+    cdt_str_t id = {req->inv_id, strlen(req->inv_id)};
+    s_completion_error(gw, c, id, text);
+}
+
+/* ---- input
+ * ---------------------------------------------------------------------- */
+
+static void
+s_protocol_error(gateway_t *gw, conn_t *c, const char *why)
+{
+    gw->m.protocol_errors++;
+    cdt_log_warn("conn#%llu: closing on a protocol error: %s",
+                 (unsigned long long)c->id, why);
+    conn_close_with(gw, c, CLOSED_WITH_ERROR, true);
+}
+
+static int
+s_hub_record(gateway_t *gw, conn_t *c, const char *text, size_t len)
+{
+    if (c->flags & CF_CLOSING)
+        return -1;
+    gw->m.messages_received++;
+    hub_msg_t msg;
+    char err[256];
+    if (hubproto_json_parse(text, len, &gw->scratch, &msg, err, sizeof err) !=
+        0) {
+        s_protocol_error(gw, c, err);
+        return -1;
+    }
+    int64_t now = cdt_clock_mono_ms();
+    c->flags |= CF_TIMEOUT_ARMED;
+    s_slot(gw, c)->deadline_ms = now + gw->cfg->gateway_client_timeout_ms;
+    switch (msg.type) {
+    case HUB_INVOCATION:
+        s_invoke(gw, c, &msg, now);
+        return 0;
+    case HUB_STREAM_INVOCATION:
+        if (msg.has_invocation_id) {
+            char t[512];
+            snprintf(t, sizeof t,
+                     "The client attempted to invoke the non-streaming '%.*s' "
+                     "method with a streaming invocation.",
+                     (int)msg.target.len, msg.target.ptr);
+            s_completion_error(gw, c, msg.invocation_id, t);
+        }
+        return 0;
+    case HUB_CLOSE:
+        /* the client is leaving: nothing queued matters any more */
+        conn_abort(gw, c, LWS_CLOSE_STATUS_NORMAL, NULL);
+        return -1;
+    default:
+        /* Ping (only arms the timeout), Completion, StreamItem,
+         * CancelInvocation, Ack, Sequence and unknown types */
+        return 0;
+    }
+}
+
+static void
+s_handshake_ok(gateway_t *gw, conn_t *c)
+{
+    cdt_buf_reset(&gw->tmp);
+    hubproto_json_handshake_response(&gw->tmp, NULL);
+    frame_t *f = frame_new(gw->tmp.data, gw->tmp.len);
+    outq_push_front(&c->q, &gw->pool, f);
+    frame_unref(&f);
+    c->flags |= CF_HS_DONE;
+    s_slot(gw, c)->deadline_ms = 0; /* client timeout armed by a message */
+    s_want_write(c);
+    cdt_log_debug("conn#%llu: handshake done", (unsigned long long)c->id);
+    cdt_buf_t *held = c->held;
+    c->held = NULL;
+    if (!held)
+        return;
+    size_t start = 0;
+    for (size_t i = 0; i < held->len; i++) {
+        if (held->data[i] != HUBPROTO_RS)
+            continue;
+        if (s_hub_record(gw, c, (const char *)held->data + start, i - start) !=
+            0)
+            break;
+        start = i + 1;
+    }
+    cdt_buf_release(held);
+    free(held);
+}
+
+static int
+s_handshake(gateway_t *gw, conn_t *c, const char *text, size_t len)
+{
+    c->flags |= CF_HS_RECEIVED;
+    char proto[64], err[256];
+    int64_t version = 0;
+    if (hubproto_handshake_parse(text, len, proto, sizeof proto, &version, err,
+                                 sizeof err) != 0) {
+        s_handshake_fail(gw, c, err);
+        return -1;
+    }
+    if (strcmp(proto, "json") != 0) {
+        snprintf(err, sizeof err, "The protocol '%s' is not supported.", proto);
+        s_handshake_fail(gw, c, err);
+        return -1;
+    }
+    if (version != 1) {
+        snprintf(err, sizeof err,
+                 "The server does not support version %lld of the 'json' "
+                 "protocol.",
+                 (long long)version);
+        s_handshake_fail(gw, c, err);
+        return -1;
+    }
+    if (c->phase == PH_READY)
+        s_handshake_ok(gw, c);
+    return 0;
+}
+
+typedef struct rx_ctx {
+    gateway_t *gw;
+    conn_t *c;
+} rx_ctx_t;
+
+static int
+s_on_record(void *arg, const char *text, size_t len)
+{
+    rx_ctx_t *x = arg;
+    gateway_t *gw = x->gw;
+    conn_t *c = x->c;
+    if (c->flags & CF_CLOSING)
+        return -1;
+    if (c->flags & CF_DEFERRED) {
+        s_run_deferred(gw, c);
+        return -1;
+    }
+    if (!(c->flags & CF_HS_RECEIVED))
+        return s_handshake(gw, c, text, len);
+    if (!(c->flags & CF_HS_DONE)) {
+        if (!c->held)
+            c->held = cdt_xcalloc(1, sizeof *c->held);
+        if (c->held->len + len + 1 >
+            (uint64_t)gw->cfg->gateway_max_message_bytes) {
+            s_handshake_fail(gw, c, "Handshake was canceled.");
+            return -1;
+        }
+        cdt_buf_append(c->held, text, len);
+        cdt_buf_append_byte(c->held, HUBPROTO_RS);
+        return 0;
+    }
+    return s_hub_record(gw, c, text, len);
+}
+
+int
+conn_receive(gateway_t *gw, conn_t *c, const void *in, size_t len)
+{
+    if (c->flags & (CF_CLOSING | CF_KILLED))
+        return 0;
+    if ((c->flags & CF_DEFERRED) && len) {
+        s_run_deferred(gw, c);
+        return 0;
+    }
+    rx_ctx_t x = {gw, c};
+    char err[256];
+    int r = hubproto_json_feed(&c->rx, in, len,
+                               (size_t)gw->cfg->gateway_max_message_bytes,
+                               s_on_record, &x, err, sizeof err);
+    if (r == -2) {
+        cdt_buf_release(&c->rx);
+        if (!(c->flags & CF_HS_RECEIVED)) {
+            c->flags |= CF_HS_RECEIVED;
+            s_handshake_fail(gw, c, "Handshake was canceled.");
+        } else {
+            s_protocol_error(gw, c, err);
+        }
+    }
+    return 0;
+}
+
+/* ---- lifecycle
+ * ----------------------------------------------------------------------- */
+
+int
+conn_established(gateway_t *gw, struct lws *wsi, pss_t *pss)
+{
+    char uri[512];
+    if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0)
+        return -1;
+    size_t hub_len;
+    bool negotiate;
+    httputil_hub_path(uri, strlen(uri), &hub_len, &negotiate);
+    const cdt_hub_t *hub = cdt_catalog_hub_by_path(gw->catalog, uri, hub_len);
+    if (!hub || negotiate)
+        return -1;
+
+    int64_t now = cdt_clock_mono_ms();
+    conn_t *c = cdt_xcalloc(1, sizeof *c);
+    c->wsi = wsi;
+    c->id = ++gw->next_conn_id;
+    c->hub = (uint16_t)hub->index;
+    hmap_insert(&gw->conns, &c->node, hmap_hash_u64(c->id));
+    s_slot_add(gw, c, now);
+    pss->conn = c;
+    gw->conns_by_hub[c->hub]++;
+    gw->m.connections_opened++;
+
+    char idbuf[256];
+    const char *id = http_arg(gw, wsi, "id", idbuf, sizeof idbuf);
+    if (id) {
+        token_t *t = tokens_find(gw->tokens, id, strlen(id));
+        if (!t || t->state != TOKEN_CLAIMED || t->hub != c->hub) {
+            /* http_confirm_upgrade claimed it a moment ago */
+            conn_abort(gw, c, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+                       "Unauthorized");
+            return 0;
+        }
+        tokens_bind(gw->tokens, t);
+        c->token = t;
+        c->key_id = t->key_id;
+        if (t->admin)
+            c->flags |= CF_ADMIN;
+        cdt_log_debug("conn#%llu: open on '%s' (negotiated)",
+                      (unsigned long long)c->id, hub->name);
+        s_open(gw, c);
+        return 0;
+    }
+
+    const char *tok;
+    size_t tok_len;
+    if (http_credential(gw, wsi, &tok, &tok_len) == CRED_NONE) {
+        gw->m.auth_failures++;
+        conn_abort(gw, c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "Unauthorized");
+        return 0;
+    }
+    char peer[64] = "";
+    lws_get_peer_simple(wsi, peer, sizeof peer);
+    req_t *req = gw_req_new(gw, REQ_AUTH_WS);
+    req->conn_id = c->id;
+    c->req_id = req->id;
+    c->phase = PH_AUTH;
+    cdt_buf_reset(&gw->linkbuf);
+    cdt_link_encode_auth(&gw->linkbuf, req->id, hub->name, tok, tok_len, peer);
+    cdt_log_debug("conn#%llu: open on '%s' (skipNegotiation)",
+                  (unsigned long long)c->id, hub->name);
+    if (gw_link_send(gw) != 0) {
+        gw_req_free(gw, &req);
+        conn_auth_fail(gw, c);
+    }
+    return 0;
+}
+
+void
+conn_closed(gateway_t *gw, conn_t *c)
+{
+    if (c->flags & CF_BROKER_OPEN) {
+        cdt_buf_reset(&gw->linkbuf);
+        cdt_link_encode_conn_close(&gw->linkbuf, c->id);
+        (void)gw_link_send(gw);
+    }
+    if (c->req_id) {
+        req_t *req = gw_req_find(gw, c->req_id);
+        if (req && (req->kind == REQ_OPEN || req->kind == REQ_AUTH_WS))
+            gw_req_free(gw, &req);
+    }
+    cdt_log_debug("conn#%llu: closed", (unsigned long long)c->id);
+    groupidx_leave_all(gw->groups, &c->groups);
+    outq_clear(&c->q, &gw->pool);
+    tokens_remove(gw->tokens, &c->token);
+    hmap_remove(&gw->conns, &c->node);
+    s_slot_remove(gw, c);
+    gw->conns_by_hub[c->hub]--;
+    gw->m.connections_closed++;
+    cdt_buf_release(&c->rx);
+    free(c->hs_error);
+    if (c->held) {
+        cdt_buf_release(c->held);
+        free(c->held);
+    }
+    free(c);
+}
+
+void
+conn_tick(gateway_t *gw, cslot_t *slot, int64_t now)
+{
+    conn_t *c = slot->c;
+    if (slot->deadline_ms && now >= slot->deadline_ms) {
+        slot->deadline_ms = 0;
+        if (c->flags & CF_CLOSING) {
+            if (!(c->flags & CF_KILLED)) {
+                c->flags |= CF_KILLED;
+                lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK,
+                                LWS_TO_KILL_ASYNC);
+            }
+            return;
+        }
+        if (!(c->flags & CF_HS_DONE)) {
+            if (c->flags & CF_HS_RECEIVED) {
+                s_handshake_fail(gw, c, "Handshake was canceled.");
+                return;
+            }
+            /* no handshake ever came: nobody to answer, just close */
+            c->flags &= (uint16_t)~CF_DEFERRED;
+            free(c->hs_error);
+            c->hs_error = NULL;
+            outq_clear(&c->q, &gw->pool);
+            s_begin_close(
+                gw, c, c->close_code ? c->close_code : LWS_CLOSE_STATUS_NORMAL,
+                c->close_reason);
+            return;
+        }
+        if (c->flags & CF_TIMEOUT_ARMED) {
+            gw->m.client_timeouts++;
+            cdt_log_info("conn#%llu: client timeout",
+                         (unsigned long long)c->id);
+            s_close_frame(gw, c, gw->timeout_frame, false);
+            return;
+        }
+    }
+    if ((c->flags & (CF_HS_DONE | CF_CLOSING)) == CF_HS_DONE &&
+        outq_empty(&c->q) &&
+        now - slot->send_ms >= gw->cfg->gateway_keepalive_ms) {
+        outq_push(&c->q, &gw->pool, gw->ping_frame);
+        slot->send_ms = now;
+        s_want_write(c);
+    }
+}

@@ -1,0 +1,420 @@
+/*
+ * upstream - the gateway's link to the broker (proto/cdt_link.h, G side).
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "gateway/upstream.h"
+
+#define CDT_LOG_MODULE "link"
+#include "common/cdt_clock.h"
+#include "common/cdt_log.h"
+#include "common/cdt_mem.h"
+
+#include <assert.h>
+#include <czmq.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+/* messages handled per drain before yielding to the loop */
+#define DRAIN_BUDGET 1024
+/* until the broker says otherwise (WELCOME) */
+#define DEFAULT_HEARTBEAT_MS 1000
+#define DEFAULT_TIMEOUT_MS   5000
+#define LINK_HWM             500000
+
+struct upstream {
+    zsock_t *sock;
+    char *endpoint;
+    char *name;
+    uint64_t incarnation; /* ours, random per process */
+    upstream_msg_fn *on_msg;
+    upstream_state_fn *on_state;
+    void *arg;
+
+    struct lws_context *ctx;
+    struct lws *wsi; /* the adopted descriptor */
+    int fd_dup;      /* what lws polls: a dup of ZMQ_FD, lws closes it */
+    lws_sorted_usec_list_t sul_drain;
+    bool drain_scheduled;
+    bool draining;
+
+    bool up;
+    bool have_broker;
+    uint64_t broker_incarnation;
+    uint32_t heartbeat_ms;
+    uint32_t timeout_ms;
+    int64_t last_rx_ms;   /* monotonic; last message while up */
+    int64_t next_ping_ms; /* PING when up, HELLO when down */
+
+    msgpack_zone zone;
+    cdt_buf_t out;
+    upstream_stats_t stats;
+};
+
+static void s_drain(upstream_t *self);
+
+static void
+s_sul_drain_cb(lws_sorted_usec_list_t *sul)
+{
+    upstream_t *self = lws_container_of(sul, upstream_t, sul_drain);
+    self->drain_scheduled = false;
+    s_drain(self);
+}
+
+static void
+s_schedule_drain(upstream_t *self)
+{
+    if (self->drain_scheduled || !self->ctx)
+        return;
+    self->drain_scheduled = true;
+    lws_sul_schedule(self->ctx, 0, &self->sul_drain, s_sul_drain_cb, 1);
+}
+
+static int
+s_send_raw(upstream_t *self, const void *data, size_t len)
+{
+    int rc = zmq_send(zsock_resolve(self->sock), data, len, ZMQ_DONTWAIT);
+    /* the send may have consumed the descriptor's edge for pending input */
+    s_schedule_drain(self);
+    if (rc < 0) {
+        self->stats.send_failures++;
+        return -1;
+    }
+    self->stats.sent++;
+    return 0;
+}
+
+static void
+s_send_hello(upstream_t *self)
+{
+    cdt_buf_reset(&self->out);
+    cdt_link_encode_hello(&self->out, self->name, self->incarnation);
+    (void)s_send_raw(self, self->out.data, self->out.len);
+}
+
+static void
+s_send_ping(upstream_t *self)
+{
+    cdt_buf_reset(&self->out);
+    cdt_link_encode_ping(&self->out, self->incarnation);
+    (void)s_send_raw(self, self->out.data, self->out.len);
+}
+
+static void
+s_link_down(upstream_t *self, const char *why, int64_t now_ms)
+{
+    if (!self->up)
+        return;
+    self->up = false;
+    self->stats.link_losses++;
+    cdt_log_warn("broker link '%s' down: %s", self->endpoint, why);
+    self->on_state(self->arg, false);
+    s_send_hello(self);
+    self->next_ping_ms = now_ms + self->heartbeat_ms;
+}
+
+static void
+s_on_welcome(upstream_t *self, const cdt_link_msg_t *msg, int64_t now_ms)
+{
+    bool restarted =
+        self->have_broker && msg->incarnation != self->broker_incarnation;
+    self->heartbeat_ms =
+        msg->heartbeat_ms ? msg->heartbeat_ms : DEFAULT_HEARTBEAT_MS;
+    self->timeout_ms = msg->timeout_ms ? msg->timeout_ms : DEFAULT_TIMEOUT_MS;
+    if (self->timeout_ms < 2 * self->heartbeat_ms)
+        self->timeout_ms = 2 * self->heartbeat_ms;
+    self->last_rx_ms = now_ms;
+    if (self->up && !restarted)
+        return;
+    if (self->up && restarted) {
+        /* the old incarnation's state is gone: tell the owner so it
+         * fails what was pending there, then replay as for a new link */
+        self->up = false;
+        self->stats.link_losses++;
+        self->on_state(self->arg, false);
+    }
+    self->broker_incarnation = msg->incarnation;
+    self->have_broker = true;
+    self->up = true;
+    self->next_ping_ms = now_ms + self->heartbeat_ms;
+    cdt_log_notice("broker link '%s' up (broker incarnation %llx%s)",
+                   self->endpoint, (unsigned long long)msg->incarnation,
+                   restarted ? ", restarted" : "");
+    self->on_state(self->arg, true);
+}
+
+static void
+s_handle(upstream_t *self, const uint8_t *data, size_t len)
+{
+    cdt_link_msg_t msg;
+    self->stats.received++;
+    if (cdt_link_decode(data, len, &self->zone, &msg) != 0) {
+        self->stats.malformed++;
+        cdt_log_warn("dropping malformed frame from broker '%s' (%zu bytes)",
+                     self->endpoint, len);
+        msgpack_zone_clear(&self->zone);
+        return;
+    }
+    int64_t now = cdt_clock_mono_ms();
+    switch (msg.kind) {
+    case CDT_LINK_WELCOME:
+        s_on_welcome(self, &msg, now);
+        break;
+    case CDT_LINK_PONG:
+        if (self->up && msg.incarnation != self->broker_incarnation) {
+            s_link_down(self, "broker restarted", now);
+            break;
+        }
+        if (self->up)
+            self->last_rx_ms = now;
+        break;
+    case CDT_LINK_AUTH_REP:
+    case CDT_LINK_CONN_READY:
+    case CDT_LINK_INVOKE_REP:
+    case CDT_LINK_EVENT:
+    case CDT_LINK_DIRECT:
+    case CDT_LINK_KICK:
+        if (self->up)
+            self->last_rx_ms = now;
+        self->on_msg(self->arg, &msg);
+        break;
+    default:
+        self->stats.malformed++;
+        cdt_log_warn("dropping unexpected %s from broker '%s'",
+                     cdt_link_kind_name(msg.kind), self->endpoint);
+        break;
+    }
+    msgpack_zone_clear(&self->zone);
+}
+
+static void
+s_drain(upstream_t *self)
+{
+    if (self->draining)
+        return; /* the outer loop receives until EAGAIN anyway */
+    self->draining = true;
+    void *sock = zsock_resolve(self->sock);
+    int budget = DRAIN_BUDGET;
+    bool more_left = false;
+    while (true) {
+        if (budget-- <= 0) {
+            more_left = (zsock_events(self->sock) & ZMQ_POLLIN) != 0;
+            break;
+        }
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, sock, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&m);
+            if (zmq_errno() == EINTR)
+                continue;
+            /* after EAGAIN, check the events once more: this is what
+             * re-arms the descriptor's edge */
+            if (zsock_events(self->sock) & ZMQ_POLLIN)
+                continue;
+            break;
+        }
+        bool more = zmq_msg_more(&m);
+        if (!more)
+            s_handle(self, zmq_msg_data(&m), zmq_msg_size(&m));
+        else
+            self->stats.malformed++;
+        zmq_msg_close(&m);
+        while (more) { /* a multi-frame message is not ours: discard */
+            zmq_msg_init(&m);
+            if (zmq_msg_recv(&m, sock, ZMQ_DONTWAIT) < 0) {
+                zmq_msg_close(&m);
+                break;
+            }
+            more = zmq_msg_more(&m);
+            zmq_msg_close(&m);
+        }
+    }
+    self->draining = false;
+    if (more_left)
+        s_schedule_drain(self);
+}
+
+upstream_t *
+upstream_new(const char *endpoint, const char *gw_name, const char *curve_cert,
+             const char *curve_server_public, upstream_msg_fn *on_msg,
+             upstream_state_fn *on_state, void *arg)
+{
+    upstream_t *self = cdt_xcalloc(1, sizeof *self);
+    self->endpoint = cdt_xstrdup(endpoint);
+    self->name = cdt_xstrdup(gw_name);
+    self->on_msg = on_msg;
+    self->on_state = on_state;
+    self->arg = arg;
+    self->fd_dup = -1;
+    self->heartbeat_ms = DEFAULT_HEARTBEAT_MS;
+    self->timeout_ms = DEFAULT_TIMEOUT_MS;
+    msgpack_zone_init(&self->zone, 4096);
+    if (getrandom(&self->incarnation, sizeof self->incarnation, 0) !=
+        (ssize_t)sizeof self->incarnation)
+        self->incarnation =
+            (uint64_t)cdt_clock_wall_ms() ^ ((uint64_t)getpid() << 40);
+
+    self->sock = zsock_new(ZMQ_DEALER);
+    if (!self->sock) {
+        cdt_log_error("cannot create the broker link socket: %s",
+                      zmq_strerror(zmq_errno()));
+        goto fail;
+    }
+    zsock_set_immediate(self->sock, 1);
+    zsock_set_sndhwm(self->sock, LINK_HWM);
+    zsock_set_rcvhwm(self->sock, LINK_HWM);
+    zsock_set_linger(self->sock, 0);
+    zsock_set_reconnect_ivl(self->sock, 100);
+    zsock_set_reconnect_ivl_max(self->sock, 1000);
+    if (curve_cert && *curve_cert) {
+        zcert_t *own = zcert_load(curve_cert);
+        zcert_t *srv = curve_server_public && *curve_server_public
+                           ? zcert_load(curve_server_public)
+                           : NULL;
+        if (!own || !srv) {
+            cdt_log_error("cannot load curve certificates '%s' and '%s'",
+                          curve_cert,
+                          curve_server_public ? curve_server_public : "");
+            zcert_destroy(&own);
+            zcert_destroy(&srv);
+            goto fail;
+        }
+        zcert_apply(own, self->sock);
+        zsock_set_curve_serverkey(self->sock, zcert_public_txt(srv));
+        zcert_destroy(&own);
+        zcert_destroy(&srv);
+    }
+    if (zsock_connect(self->sock, "%s", endpoint) != 0) {
+        cdt_log_error("cannot connect to broker '%s': %s", endpoint,
+                      zmq_strerror(zmq_errno()));
+        goto fail;
+    }
+    return self;
+fail:
+    upstream_destroy(&self);
+    return NULL;
+}
+
+void
+upstream_destroy(upstream_t **self_p)
+{
+    assert(self_p);
+    upstream_t *self = *self_p;
+    if (!self)
+        return;
+    zsock_destroy(&self->sock);
+    msgpack_zone_destroy(&self->zone);
+    cdt_buf_release(&self->out);
+    free(self->endpoint);
+    free(self->name);
+    free(self);
+    *self_p = NULL;
+}
+
+int
+upstream_lws_callback(struct lws *wsi, enum lws_callback_reasons reason,
+                      void *user, void *in, size_t len)
+{
+    (void)user;
+    (void)in;
+    (void)len;
+    const struct lws_protocols *p = lws_get_protocol(wsi);
+    upstream_t *self = p ? p->user : NULL;
+    if (!self)
+        return 0;
+    switch (reason) {
+    case LWS_CALLBACK_RAW_RX_FILE:
+        s_drain(self);
+        break;
+    case LWS_CALLBACK_RAW_CLOSE_FILE:
+        if (self->wsi == wsi) {
+            self->wsi = NULL;
+            self->fd_dup = -1;
+        }
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+
+int
+upstream_attach(upstream_t *self, struct lws_context *ctx,
+                struct lws_vhost *vhost, const char *protocol_name)
+{
+    self->ctx = ctx;
+    /* lws closes what it adopts; zmq must keep its own descriptor */
+    self->fd_dup = dup(zsock_fd(self->sock));
+    if (self->fd_dup < 0) {
+        cdt_log_error("cannot duplicate the broker link descriptor: %s",
+                      strerror(errno));
+        return -1;
+    }
+    lws_sock_file_fd_type fd;
+    memset(&fd, 0, sizeof fd);
+    fd.filefd = self->fd_dup;
+    self->wsi = lws_adopt_descriptor_vhost(vhost, LWS_ADOPT_RAW_FILE_DESC, fd,
+                                           protocol_name, NULL);
+    if (!self->wsi) {
+        cdt_log_error("cannot adopt the broker link descriptor into lws");
+        close(self->fd_dup);
+        self->fd_dup = -1;
+        return -1;
+    }
+    s_send_hello(self);
+    self->next_ping_ms = cdt_clock_mono_ms() + 100;
+    return 0;
+}
+
+int
+upstream_send(upstream_t *self, const cdt_buf_t *frame)
+{
+    return s_send_raw(self, frame->data, frame->len);
+}
+
+void
+upstream_tick(upstream_t *self, int64_t now_ms)
+{
+    if (self->up && now_ms - self->last_rx_ms >= self->timeout_ms) {
+        s_link_down(self, "no answer within the link timeout", now_ms);
+    } else if (now_ms >= self->next_ping_ms) {
+        /* while down, HELLO often: with ZMQ_IMMEDIATE a HELLO sent before
+         * the TCP connection exists is dropped */
+        if (self->up)
+            s_send_ping(self);
+        else
+            s_send_hello(self);
+        self->next_ping_ms =
+            now_ms +
+            (self->up ? self->heartbeat_ms
+                      : (self->heartbeat_ms < 250 ? self->heartbeat_ms : 250));
+    }
+    s_drain(self);
+}
+
+bool
+upstream_is_up(const upstream_t *self)
+{
+    return self->up;
+}
+
+uint64_t
+upstream_broker_incarnation(const upstream_t *self)
+{
+    return self->broker_incarnation;
+}
+
+uint64_t
+upstream_incarnation(const upstream_t *self)
+{
+    return self->incarnation;
+}
+
+const upstream_stats_t *
+upstream_stats(const upstream_t *self)
+{
+    return &self->stats;
+}

@@ -1,0 +1,88 @@
+/*
+ * upstream - the gateway's link to the broker (proto/cdt_link.h, G side).
+ *
+ * One ZeroMQ DEALER socket connected to broker.gateway_link. Its ZMQ_FD is
+ * adopted into the gateway's libwebsockets loop as a raw file descriptor,
+ * so one loop serves WebSockets and the broker. ZMQ_FD signals like an
+ * edge trigger: it fires when the socket's state changes, not while
+ * messages wait, and any zmq call (a send too) may consume that edge. So
+ * the link drains (receives until nothing is left) on every readable
+ * callback, on every tick, and soon after every send; a drain handles at
+ * most a bounded number of messages per loop iteration and reschedules
+ * itself, so a burst of events cannot starve the WebSocket writes.
+ *
+ * Link state: DOWN until a WELCOME answers our HELLO (sent every
+ * heartbeat while down); UP while the broker answers. PING every
+ * heartbeat_ms; no message for timeout_ms, or a PONG from another broker
+ * incarnation, puts the link DOWN and starts the HELLOs again. The owner
+ * hears every transition through on_state: on UP it must replay its live
+ * connections (the broker may have restarted or forgotten this gateway).
+ * ZMQ_IMMEDIATE is set, so nothing is queued for a broker that is not
+ * connected: a send then fails at once and the caller answers its client
+ * with an error instead of a hang.
+ *
+ * Single-threaded: everything runs on the gateway loop.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef UPSTREAM_H
+#define UPSTREAM_H
+
+#include "proto/cdt_link.h"
+
+#include <libwebsockets.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct upstream upstream_t;
+
+/* A decoded message from the broker (borrowed for the call). */
+typedef void(upstream_msg_fn)(void *arg, const cdt_link_msg_t *msg);
+
+/* The link went up (after a WELCOME) or down. */
+typedef void(upstream_state_fn)(void *arg, bool up);
+
+typedef struct upstream_stats {
+    uint64_t sent;          /* frames handed to zmq */
+    uint64_t send_failures; /* frames zmq refused (no broker, HWM) */
+    uint64_t received;      /* frames received */
+    uint64_t malformed;     /* frames that did not decode */
+    uint64_t link_losses;   /* UP -> DOWN transitions */
+} upstream_stats_t;
+
+/* Creates the DEALER socket and connects it. curve_cert and
+ * curve_server_public are zcert file paths, both empty/NULL for a plain
+ * link. Returns NULL after logging why. */
+upstream_t *upstream_new(const char *endpoint, const char *gw_name,
+                         const char *curve_cert,
+                         const char *curve_server_public,
+                         upstream_msg_fn *on_msg, upstream_state_fn *on_state,
+                         void *arg);
+
+/* Closes the socket. Call after the lws context is destroyed. */
+void upstream_destroy(upstream_t **self_p);
+
+/* The lws protocol callback for the adopted descriptor; the protocol's
+ * `user` must be the upstream_t. */
+int upstream_lws_callback(struct lws *wsi, enum lws_callback_reasons reason,
+                          void *user, void *in, size_t len);
+
+/* Adopts the socket's descriptor into vhost under protocol_name and sends
+ * the first HELLO. Returns 0 or -1. */
+int upstream_attach(upstream_t *self, struct lws_context *ctx,
+                    struct lws_vhost *vhost, const char *protocol_name);
+
+/* Sends one frame without blocking. Returns 0, or -1 if zmq refused it
+ * (counted; the caller treats the request as failed). */
+int upstream_send(upstream_t *self, const cdt_buf_t *frame);
+
+/* Heartbeats, link timeout and a safety drain; call every ~100 ms. */
+void upstream_tick(upstream_t *self, int64_t now_ms);
+
+bool upstream_is_up(const upstream_t *self);
+uint64_t upstream_broker_incarnation(const upstream_t *self);
+uint64_t upstream_incarnation(const upstream_t *self);
+const upstream_stats_t *upstream_stats(const upstream_t *self);
+
+#endif
