@@ -1,10 +1,17 @@
 /*
  * broker - conduit-broker: one zloop that owns everything.
  *
- * This file is the wiring: construction in dependency order (catalog and
- * keys, groups, router, tasks, gateway link, ingress), the loop's readers
- * and timers, the dispatch of ingress messages by type, and the stats
- * answer. The decisions live in the modules.
+ * This file is the wiring: construction in dependency order (store,
+ * catalog and keys with their run-time changes, groups, router, tasks,
+ * spend, health, webhooks, gateway link, ingress), the loop's readers and
+ * timers, the dispatch of ingress messages by type, and the stats answer.
+ * The decisions live in the modules.
+ *
+ * Durability: spend, health and key changes write their store records
+ * themselves, before they emit anything; the task registry is written
+ * behind, in batches, by tasks_sync, which runs before every positive ack
+ * on the acknowledged path (ingress_set_sync) and on the task timer for
+ * the fire-and-forget path.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -13,10 +20,15 @@
 
 #include "broker/groups.h"
 #include "broker/gwlink.h"
+#include "broker/health.h"
 #include "broker/ingress.h"
+#include "broker/keyops.h"
 #include "broker/keys.h"
 #include "broker/router.h"
+#include "broker/spend.h"
+#include "broker/store.h"
 #include "broker/tasks.h"
+#include "broker/webhook.h"
 #include "common/cdt_catalog.h"
 #include "common/cdt_clock.h"
 #include "common/cdt_log.h"
@@ -34,15 +46,21 @@ struct broker {
     const cdt_config_t *cfg; /* borrowed */
     uint64_t incarnation;
     int64_t started_ms; /* monotonic */
+    store_t *store;     /* NULL = nothing persists */
     cdt_catalog_t *catalog;
     keys_t *keys;
+    keyops_t *keyops;
     groups_t *groups;
     router_t *router;
     tasks_t *tasks;
+    spend_t *spend;
+    health_t *health;
+    webhook_t *webhook;
     gwlink_t *gwlink;
     ingress_t *ingress;
     zloop_t *loop;
-    cdt_buf_t args; /* scratch: event arguments */
+    cdt_buf_t args;        /* scratch: event arguments */
+    int64_t sync_retry_ms; /* monotonic: no task sync on ticks before */
 };
 
 /* ---- construction ------------------------------------------------------- */
@@ -84,6 +102,12 @@ broker_check_config(const cdt_config_t *cfg)
     int rc = keys_load_config(keys, cfg);
     keys_destroy(&keys);
     cdt_catalog_destroy(&cat);
+    if (rc == 0) {
+        /* the spend rules validate their own settings */
+        spend_t *spend = spend_new(cfg, NULL, router_emit, NULL);
+        rc = spend ? 0 : -1;
+        spend_destroy(&spend);
+    }
     return rc;
 }
 
@@ -94,6 +118,25 @@ s_router_send(void *arg, uint32_t gw, const void *frame, size_t len)
     return self->gwlink ? gwlink_send(self->gwlink, gw, frame, len) : -1;
 }
 
+static size_t
+s_kick(void *arg, int64_t key_id, const char *reason)
+{
+    broker_t *self = arg;
+    return self->gwlink ? gwlink_kick(self->gwlink, key_id, reason) : 0;
+}
+
+static int
+s_sync(void *arg, char *err, size_t errlen)
+{
+    broker_t *self = arg;
+    if (tasks_unsynced(self->tasks) == 0 || tasks_sync(self->tasks) == 0)
+        return 0;
+    snprintf(err, errlen,
+             "cannot store the task registry (see the broker's "
+             "log)");
+    return -1;
+}
+
 static int s_on_ingress(void *arg, const cdt_ingress_t *msg, char *err,
                         size_t errlen);
 static void s_on_stats(void *arg, cdt_buf_t *out);
@@ -102,6 +145,7 @@ static int s_on_sub(zloop_t *loop, zsock_t *sock, void *arg);
 static int s_on_ack(zloop_t *loop, zsock_t *sock, void *arg);
 static int s_on_heartbeat(zloop_t *loop, int timer_id, void *arg);
 static int s_on_task_tick(zloop_t *loop, int timer_id, void *arg);
+static int s_on_spend_tick(zloop_t *loop, int timer_id, void *arg);
 
 /* How often tasks_tick runs: a fraction of the progress window, so a
  * coalesced progress goes out at most a quarter window late. */
@@ -115,6 +159,16 @@ s_task_tick_ms(const cdt_config_t *cfg)
     return (size_t)(w < 5 ? 5 : w > 250 ? 250 : w);
 }
 
+/* How often spend_tick may run: a twentieth of the batching window, so a
+ * SpendUpdate goes out at most 5 % of a window late (the tick itself is
+ * O(1) when nothing is due). */
+static size_t
+s_spend_tick_ms(const cdt_config_t *cfg)
+{
+    int64_t w = cfg->spend_window_ms / 20;
+    return (size_t)(w < 5 ? 5 : w > 50 ? 50 : w);
+}
+
 broker_t *
 broker_new(const cdt_config_t *cfg)
 {
@@ -125,6 +179,13 @@ broker_new(const cdt_config_t *cfg)
     self->started_ms = cdt_clock_mono_ms();
     cdt_buf_init(&self->args);
 
+    if (cfg->broker_store && cfg->broker_store[0]) {
+        char *dir = cdt_config_path(cfg, cfg->broker_store);
+        self->store = store_open(dir);
+        free(dir);
+        if (!self->store)
+            goto fail;
+    }
     if (!(self->catalog = s_load_catalog(cfg)))
         goto fail;
     self->keys = keys_new();
@@ -132,8 +193,21 @@ broker_new(const cdt_config_t *cfg)
         goto fail;
     self->groups = groups_new(self->catalog->n_hubs);
     self->router = router_new(self->catalog, self->groups, s_router_send, self);
+    self->keyops = keyops_new(self->keys, self->store, router_emit,
+                              self->router, s_kick, self);
+    if (!self->keyops)
+        goto fail;
     self->tasks = tasks_new(cfg->tasks_progress_window_ms,
                             cfg->tasks_retention_ms, router_emit, self->router);
+    if (tasks_attach_store(self->tasks, self->store, cdt_clock_mono_ms(),
+                           cdt_clock_wall_ms()) != 0 ||
+        tasks_sync(self->tasks) != 0)
+        goto fail;
+    self->spend = spend_new(cfg, self->store, router_emit, self->router);
+    self->health = health_new(cfg, self->store, router_emit, self->router);
+    self->webhook = webhook_new(router_emit, self->router);
+    if (!self->spend || !self->health || !self->webhook)
+        goto fail;
 
     gwlink_ctx_t ctx = {
         .catalog = self->catalog,
@@ -154,6 +228,7 @@ broker_new(const cdt_config_t *cfg)
                                 s_on_ingress, s_on_stats, self);
     if (!self->ingress)
         goto fail;
+    ingress_set_sync(self->ingress, s_sync);
 
     self->loop = zloop_new();
     if (!self->loop)
@@ -173,14 +248,17 @@ broker_new(const cdt_config_t *cfg)
     if (zloop_timer(self->loop, (size_t)(hb > 0 ? hb : 1), 0, s_on_heartbeat,
                     self) == -1 ||
         zloop_timer(self->loop, s_task_tick_ms(cfg), 0, s_on_task_tick, self) ==
-            -1)
+            -1 ||
+        zloop_timer(self->loop, s_spend_tick_ms(cfg), 0, s_on_spend_tick,
+                    self) == -1)
         goto fail;
 
     cdt_log_notice("broker started: gateway link '%s', ingress '%s', "
-                   "ingress_ack '%s', %zu hub(s), %zu key(s)",
+                   "ingress_ack '%s', %zu hub(s), %zu key(s), store '%s'",
                    cfg->broker_gateway_link, cfg->broker_ingress,
                    cfg->broker_ingress_ack, self->catalog->n_hubs,
-                   keys_count(self->keys));
+                   keys_count(self->keys),
+                   self->store ? store_dir(self->store) : "");
     return self;
 fail:
     broker_destroy(&self);
@@ -196,12 +274,22 @@ broker_destroy(broker_t **self_p)
         return;
     zloop_destroy(&self->loop);
     ingress_destroy(&self->ingress);
+    /* a clean stop sends the batches it holds and writes what it owes */
+    if (self->spend && self->gwlink)
+        spend_flush(self->spend, cdt_clock_wall_ms());
+    if (self->tasks)
+        (void)tasks_sync(self->tasks);
     gwlink_destroy(&self->gwlink);
+    webhook_destroy(&self->webhook);
+    health_destroy(&self->health);
+    spend_destroy(&self->spend);
     tasks_destroy(&self->tasks);
+    keyops_destroy(&self->keyops);
     router_destroy(&self->router);
     groups_destroy(&self->groups);
     keys_destroy(&self->keys);
     cdt_catalog_destroy(&self->catalog);
+    store_destroy(&self->store);
     cdt_buf_release(&self->args);
     free(self);
     *self_p = NULL;
@@ -271,7 +359,27 @@ s_on_task_tick(zloop_t *loop, int timer_id, void *arg)
     (void)loop;
     (void)timer_id;
     broker_t *self = arg;
-    tasks_tick(self->tasks, cdt_clock_mono_ms());
+    int64_t now = cdt_clock_mono_ms();
+    tasks_tick(self->tasks, now);
+    /* the fire-and-forget path's writes; after a failure (logged by the
+     * store) the next try waits a second, so a full disk is not reported
+     * forty times a second */
+    if (tasks_unsynced(self->tasks) > 0 && now >= self->sync_retry_ms &&
+        tasks_sync(self->tasks) != 0)
+        self->sync_retry_ms = now + 1000;
+    return 0;
+}
+
+static int
+s_on_spend_tick(zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop;
+    (void)timer_id;
+    broker_t *self = arg;
+    int64_t now = cdt_clock_mono_ms();
+    int64_t due = spend_next_deadline(self->spend);
+    if (due >= 0 && due <= now)
+        spend_tick(self->spend, now, cdt_clock_wall_ms());
     return 0;
 }
 
@@ -374,14 +482,17 @@ s_on_ingress(void *arg, const cdt_ingress_t *m, char *err, size_t errlen)
         return tasks_ingest(self->tasks, m, cdt_clock_mono_ms(),
                             cdt_clock_wall_ms(), err, errlen);
     case CDT_IN_SPEND:
+        return spend_ingest(self->spend, m, cdt_clock_mono_ms(),
+                            cdt_clock_wall_ms(), err, errlen);
     case CDT_IN_PROVIDER_HEALTH:
+        return health_ingest(self->health, m, cdt_clock_wall_ms(), err, errlen);
     case CDT_IN_WEBHOOK:
+        return webhook_ingest(self->webhook, m, cdt_clock_wall_ms(), err,
+                              errlen);
     case CDT_IN_KEY:
-        /* The domain modules (spend, health, webhook, key store) plug in
-         * here. */
-        break;
+        return keyops_ingest(self->keyops, m, cdt_clock_wall_ms(), err, errlen);
     }
-    snprintf(err, errlen, "type '%s' is not handled yet",
+    snprintf(err, errlen, "type '%s' is not handled",
              cdt_ingress_type_name(m->type));
     return -1;
 }
@@ -430,6 +541,13 @@ broker_stats_pack(broker_t *self, cdt_buf_t *out)
     s_kv_u64(&kv, "keys", keys_count(self->keys));
     s_kv_u64(&kv, "tasks", tasks_count(self->tasks));
     s_kv_u64(&kv, "tasks_pending", tasks_pending(self->tasks));
+    s_kv_u64(&kv, "tasks_unsynced", tasks_unsynced(self->tasks));
+    s_kv_key(&kv, "store");
+    if (self->store)
+        msgpack_pack_true(&kv.pk);
+    else
+        msgpack_pack_false(&kv.pk);
+    s_kv_u64(&kv, "key_changes", keyops_changes(self->keyops));
 
     const router_counters_t *rc = router_counters(self->router);
     s_kv_u64(&kv, "seq", router_seq(self->router));
@@ -465,6 +583,7 @@ broker_stats_pack(broker_t *self, cdt_buf_t *out)
     s_kv_u64(&kv, "ingress_garbage", ic->garbage);
     s_kv_u64(&kv, "ingress_oversize", ic->oversize);
     s_kv_u64(&kv, "stats_requests", ic->stats_requests);
+    s_kv_u64(&kv, "ingress_sync_failures", ic->sync_failures);
     for (int pass = 0; pass < 2; pass++) {
         const uint64_t *counts = pass ? ic->refused : ic->accepted;
         s_kv_key(&kv, pass ? "ingress_refused" : "ingress_accepted");

@@ -1,13 +1,21 @@
 /*
  * broker - conduit-broker: one zloop that owns everything.
  *
- * The broker object holds the hub catalog, the key table, the group
- * registry, the task registry, the router, the gateway link and the two
- * ingress endpoints, and wires them together:
+ * The broker object holds the hub catalog, the key table and its
+ * run-time changes (keyops), the group registry, the task registry, the
+ * spend, provider health and webhook modules, the router, the gateway
+ * link, the two ingress endpoints and the durable store (broker.store),
+ * and wires them together:
  *
- *   ingress --(decoded message)--> broker dispatch --> router / tasks / ...
- *   tasks   --(emit_fn)----------> router --(EVENT)--> gwlink --> gateways
+ *   ingress --(decoded message)--> broker dispatch --> tasks / spend /
+ *                                  health / webhook / keyops / router
+ *   modules --(emit_fn)----------> router --(EVENT)--> gwlink --> gateways
+ *   keyops  --(kick)-------------> gwlink --(KICK)---> every gateway
  *   gwlink  <--(AUTH, CONN_*, INVOKE)-- gateways
+ *
+ * What the broker acknowledged is in the store before the ack leaves
+ * (tasks, alert state, provider health, run-time keys) and is read back
+ * by broker_new, so a kill -9 loses none of it.
  *
  * There is no global state besides the log settings and CZMQ's signal
  * flag, so tests can run two brokers in one process (on distinct
@@ -26,7 +34,9 @@
 
 typedef struct broker broker_t;
 
-/* Loads the catalog and keys named by cfg and binds the three endpoints.
+/* Opens the store, loads the catalog and keys named by cfg (with the
+ * store's run-time key changes over them) and the stored state of the
+ * modules, and binds the three endpoints.
  * cfg is borrowed and must outlive the broker. Returns the broker (caller
  * owns) or NULL after logging why. */
 broker_t *broker_new(const cdt_config_t *cfg);

@@ -1,6 +1,13 @@
 /*
  * ingress - the broker's two service endpoints.
  *
+ * The acknowledged endpoint commits in groups: a batch of messages read in
+ * one go is handled, then the sync hook runs once for all the messages it
+ * accepted, and only then are the acks sent. A publisher with many
+ * messages in flight (conduit-pub ndjson) pays one fsync per batch rather
+ * than one per message, and still no ack leaves before its change is
+ * durable.
+ *
  * SPDX-License-Identifier: MIT
  */
 #define CDT_LOG_MODULE "ingress"
@@ -24,14 +31,23 @@
 #define HARD_LIMIT_FACTOR 16
 #define SEQ_MAX           64
 
+/* One ack of a batch, waiting for the sync. */
+typedef struct {
+    zmq_msg_t rid, seq; /* the frames to echo */
+    size_t off, len;    /* the ack map in reply */
+    bool synced;        /* false: accepted, its change not yet durable */
+} s_held_t;
+
 struct ingress {
     zsock_t *sub;
     zsock_t *ack;
     size_t max_bytes;
     ingress_handler_fn *handler;
     ingress_stats_fn *stats;
+    ingress_sync_fn *sync;
     void *arg;
-    cdt_buf_t reply;
+    cdt_buf_t reply; /* the acks of one batch, back to back */
+    s_held_t *held;  /* BATCH slots: acks waiting for the batch's sync */
     ratelog_t garbage_log;
     ratelog_t refused_log;
     ingress_counters_t counters;
@@ -94,8 +110,16 @@ ingress_destroy(ingress_t **self_p)
     zsock_destroy(&self->sub);
     zsock_destroy(&self->ack);
     cdt_buf_release(&self->reply);
+    free(self->held);
     free(self);
     *self_p = NULL;
+}
+
+void
+ingress_set_sync(ingress_t *self, ingress_sync_fn *sync)
+{
+    assert(self);
+    self->sync = sync;
 }
 
 zsock_t *
@@ -140,11 +164,15 @@ s_is_stats(const msgpack_object *obj)
     return false;
 }
 
-int
-ingress_process(ingress_t *self, const uint8_t *buf, size_t len, cdt_buf_t *ack,
-                int64_t now_ms)
+/* Handles one message; with ack, appends its ack map. An accepted
+ * message's positive ack is written but its sync is left to the caller:
+ * *synced_p is set false then. */
+static int
+s_process(ingress_t *self, const uint8_t *buf, size_t len, cdt_buf_t *ack,
+          int64_t now_ms, bool *synced_p)
 {
     assert(self);
+    *synced_p = true;
     char err[512];
     int rc = -1;
     msgpack_unpacked up;
@@ -196,6 +224,7 @@ ingress_process(ingress_t *self, const uint8_t *buf, size_t len, cdt_buf_t *ack,
         self->counters.accepted[msg.type]++;
         cdt_log_debug("accepted a '%s' message", tname);
         rc = 0;
+        *synced_p = !(ack && self->sync);
         goto reply;
     }
     self->counters.refused[msg.type]++;
@@ -217,6 +246,37 @@ reply:
     }
 done:
     msgpack_unpacked_destroy(&up);
+    return rc;
+}
+
+/* Runs the sync hook; on failure, err gets the reason for the acks. */
+static bool
+s_sync(ingress_t *self, char *err, size_t errlen)
+{
+    err[0] = '\0';
+    if (self->sync(self->arg, err, errlen) == 0)
+        return true;
+    if (!err[0])
+        snprintf(err, errlen, "cannot store the change");
+    return false;
+}
+
+int
+ingress_process(ingress_t *self, const uint8_t *buf, size_t len, cdt_buf_t *ack,
+                int64_t now_ms)
+{
+    size_t start = ack ? ack->len : 0;
+    bool synced;
+    int rc = s_process(self, buf, len, ack, now_ms, &synced);
+    char err[512];
+    if (!synced && !s_sync(self, err, sizeof err)) {
+        /* handled, but not durable: the publisher must not take it as
+         * safe */
+        self->counters.sync_failures++;
+        ack->len = start;
+        cdt_ingress_encode_ack(ack, false, err);
+        rc = -1;
+    }
     return rc;
 }
 
@@ -246,11 +306,49 @@ ingress_on_sub(ingress_t *self, int64_t now_ms)
     }
 }
 
+/* Sends the held acks: first one sync for every message they accept. */
+static void
+s_flush_acks(ingress_t *self, void *s, size_t n)
+{
+    bool unsynced = false;
+    for (size_t i = 0; i < n; i++)
+        unsynced |= !self->held[i].synced;
+    char err[512];
+    if (unsynced && !s_sync(self, err, sizeof err)) {
+        /* handled, but not durable: no publisher may take it as safe */
+        for (size_t i = 0; i < n; i++) {
+            s_held_t *h = &self->held[i];
+            if (h->synced)
+                continue;
+            self->counters.sync_failures++;
+            h->off = self->reply.len;
+            cdt_ingress_encode_ack(&self->reply, false, err);
+            h->len = self->reply.len - h->off;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        s_held_t *h = &self->held[i];
+        /* Echo the routing id and the sequence frame, then the ack. */
+        if (zmq_send(s, zmq_msg_data(&h->rid), zmq_msg_size(&h->rid),
+                     ZMQ_SNDMORE | ZMQ_DONTWAIT) != -1 &&
+            zmq_send(s, zmq_msg_data(&h->seq), zmq_msg_size(&h->seq),
+                     ZMQ_SNDMORE | ZMQ_DONTWAIT) != -1)
+            (void)zmq_send(s, self->reply.data + h->off, h->len, ZMQ_DONTWAIT);
+        zmq_msg_close(&h->rid);
+        zmq_msg_close(&h->seq);
+    }
+    cdt_buf_reset(&self->reply);
+}
+
 void
 ingress_on_ack(ingress_t *self, int64_t now_ms)
 {
     assert(self && self->ack);
     void *s = zsock_resolve(self->ack);
+    if (!self->held)
+        self->held = cdt_xcalloc(BATCH, sizeof *self->held);
+    size_t n_held = 0;
+    cdt_buf_reset(&self->reply);
     for (int i = 0; i < BATCH; i++) {
         zmq_msg_t parts[3];
         int n = 0;
@@ -258,7 +356,7 @@ ingress_on_ack(ingress_t *self, int64_t now_ms)
         zmq_msg_init(&parts[0]);
         if (zmq_msg_recv(&parts[0], s, ZMQ_DONTWAIT) == -1) {
             zmq_msg_close(&parts[0]);
-            return;
+            break;
         }
         n = 1;
         more = zmq_msg_more(&parts[0]);
@@ -280,12 +378,13 @@ ingress_on_ack(ingress_t *self, int64_t now_ms)
                 more = zmq_msg_more(&junk);
             zmq_msg_close(&junk);
         }
-        cdt_buf_reset(&self->reply);
+        size_t off = self->reply.len;
+        bool synced = true;
         if (n == 3 && !extra &&
             zmq_msg_size(&parts[1]) == CDT_INGRESS_SEQ_LEN) {
-            (void)ingress_process(self, zmq_msg_data(&parts[2]),
-                                  zmq_msg_size(&parts[2]), &self->reply,
-                                  now_ms);
+            (void)s_process(self, zmq_msg_data(&parts[2]),
+                            zmq_msg_size(&parts[2]), &self->reply, now_ms,
+                            &synced);
         } else {
             s_garbage(self,
                       "expected two frames: an 8-byte sequence number and "
@@ -296,18 +395,22 @@ ingress_on_ack(ingress_t *self, int64_t now_ms)
                                        "expected two frames: an 8-byte "
                                        "sequence number and a map");
         }
-        if (self->reply.len > 0) {
-            /* Echo the routing id and the sequence frame, then the ack. */
-            if (zmq_send(s, zmq_msg_data(&parts[0]), zmq_msg_size(&parts[0]),
-                         ZMQ_SNDMORE | ZMQ_DONTWAIT) != -1 &&
-                zmq_send(s, zmq_msg_data(&parts[1]), zmq_msg_size(&parts[1]),
-                         ZMQ_SNDMORE | ZMQ_DONTWAIT) != -1)
-                (void)zmq_send(s, self->reply.data, self->reply.len,
-                               ZMQ_DONTWAIT);
+        if (self->reply.len > off) {
+            /* held until the batch is synced: the routing id and the
+             * sequence frame move into the slot */
+            s_held_t *h = &self->held[n_held++];
+            zmq_msg_init(&h->rid);
+            zmq_msg_init(&h->seq);
+            zmq_msg_move(&h->rid, &parts[0]);
+            zmq_msg_move(&h->seq, &parts[1]);
+            h->off = off;
+            h->len = self->reply.len - off;
+            h->synced = synced;
         }
         for (int k = 0; k < n; k++)
             zmq_msg_close(&parts[k]);
     }
+    s_flush_acks(self, s, n_held);
 }
 
 const ingress_counters_t *

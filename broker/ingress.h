@@ -42,6 +42,12 @@ typedef int(ingress_handler_fn)(void *arg, const cdt_ingress_t *msg, char *err,
  * whose first pair is "ok": true. */
 typedef void(ingress_stats_fn)(void *arg, cdt_buf_t *out);
 
+/* Makes durable what an accepted message changed, before its ack is sent
+ * (the acknowledged path only: the fire-and-forget path is synced by the
+ * broker's timers). Returns 0, or -1 with a one-line reason in err; the
+ * ack then reports the failure, so the publisher retries. */
+typedef int(ingress_sync_fn)(void *arg, char *err, size_t errlen);
+
 typedef struct ingress_counters {
     uint64_t accepted[CDT_IN_KEY + 1]; /* by cdt_ingress_type */
     uint64_t refused[CDT_IN_KEY + 1];  /* decoded, refused by the handler */
@@ -49,6 +55,7 @@ typedef struct ingress_counters {
     uint64_t oversize;                 /* larger than max_bytes */
     uint64_t stats_requests;
     uint64_t acks_sent;
+    uint64_t sync_failures; /* accepted, but the sync before the ack failed */
 } ingress_counters_t;
 
 typedef struct ingress ingress_t;
@@ -60,6 +67,10 @@ ingress_t *ingress_new(const char *sub_ep, const char *ack_ep, size_t max_bytes,
                        void *arg);
 
 void ingress_destroy(ingress_t **self_p);
+
+/* Sets the sync called before each positive ack (NULL = none); it gets
+ * the handler's arg. */
+void ingress_set_sync(ingress_t *self, ingress_sync_fn *sync);
 
 /* The sockets, for zloop_reader (NULL when off). */
 zsock_t *ingress_sub_sock(ingress_t *self);

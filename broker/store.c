@@ -225,6 +225,56 @@ fail:
     return -1;
 }
 
+int
+store_write(store_t *self, const store_op_t *ops, size_t n)
+{
+    assert(self && (ops || n == 0));
+    if (n == 0)
+        return 0;
+    /* namespaces first: opening one takes a write transaction of its own */
+    MDB_dbi *dbis = cdt_xcalloc(n, sizeof *dbis);
+    int rc = 0;
+    const char *ns = ops[0].ns;
+    for (size_t i = 0; i < n; i++) {
+        if (!s_key_ok(self, ops[i].ns, ops[i].klen) ||
+            s_dbi(self, ops[i].ns, &dbis[i]) < 0) {
+            free(dbis);
+            return -1;
+        }
+    }
+    MDB_txn *txn;
+    rc = mdb_txn_begin(self->env, NULL, 0, &txn);
+    if (rc)
+        goto fail;
+    for (size_t i = 0; i < n; i++) {
+        MDB_val k = {ops[i].klen, (void *)ops[i].key};
+        ns = ops[i].ns;
+        if (ops[i].val) {
+            MDB_val v = {ops[i].vlen, (void *)ops[i].val};
+            rc = mdb_put(txn, dbis[i], &k, &v, 0);
+        } else {
+            rc = mdb_del(txn, dbis[i], &k, NULL);
+            if (rc == MDB_NOTFOUND)
+                rc = 0;
+        }
+        if (rc) {
+            mdb_txn_abort(txn);
+            goto fail;
+        }
+    }
+    rc = mdb_txn_commit(txn); /* fsync: durable when this returns 0 */
+    if (rc)
+        goto fail;
+    free(dbis);
+    return 0;
+fail:
+    free(dbis);
+    cdt_log_error("cannot write a batch of %zu changes to the store "
+                  "(namespace '%s'): %s",
+                  n, ns, mdb_strerror(rc));
+    return -1;
+}
+
 void *
 store_get(store_t *self, const char *ns, const void *key, size_t klen,
           size_t *vlen_p)

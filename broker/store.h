@@ -75,6 +75,21 @@ typedef int(store_iter_fn)(void *arg, const void *key, size_t klen,
  * the namespace is empty), or -1 after logging. */
 int store_iterate(store_t *self, const char *ns, store_iter_fn *fn, void *arg);
 
+/* One change of a batch: val NULL deletes key (absent keys are fine). */
+typedef struct store_op {
+    const char *ns;
+    const void *key;
+    size_t klen;
+    const void *val;
+    size_t vlen;
+} store_op_t;
+
+/* Applies the n changes in one write transaction and commits durably, all
+ * or nothing: a module that changed many records (the task registry on a
+ * tick) pays one fsync for all of them. Returns 0 (also for n == 0), or -1
+ * after logging, and then nothing was written. */
+int store_write(store_t *self, const store_op_t *ops, size_t n);
+
 /* The largest key LMDB accepts (511 bytes in Debian's build). */
 size_t store_max_key(const store_t *self);
 

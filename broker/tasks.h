@@ -34,7 +34,20 @@
  *
  * A task is forgotten retention_ms after its last event (a finished task
  * after it finished; an unfinished one that went silent as well, so the
- * registry stays bounded). Time is passed in by the caller (monotonic ms
+ * registry stays bounded).
+ *
+ * Durability. With a store attached (tasks_attach_store), each task is one
+ * record of namespace "task" (key: the task id, or "~" and its SHA-256 when
+ * the id is longer than the store's keys): owner, type, state, percent,
+ * the wall time of its last event, the last event per hub and a waiting
+ * progress. Changes are marked and written by tasks_sync, many tasks in one
+ * transaction: the broker calls it before it acknowledges a message on the
+ * acknowledged path (so an acknowledged event survives kill -9) and on its
+ * ticks (the fire-and-forget path, at most a tick behind). Loading brings
+ * back owners and last events (so the owner, and only the owner, can
+ * subscribe after a restart and get the latest state), drops tasks past
+ * retention by their wall-clock age, and re-queues a waiting progress so
+ * that it still goes out. Time is passed in by the caller (monotonic ms
  * for windows and retention, wall ms for payload timestamps), so tests run
  * without sleeping. Single-threaded: owned by the broker loop.
  *
@@ -44,6 +57,7 @@
 #define TASKS_H
 
 #include "broker/emit.h"
+#include "broker/store.h"
 #include "proto/cdt_ingress.h"
 
 #include <stdbool.h>
@@ -89,6 +103,21 @@ bool tasks_owner(const tasks_t *self, const char *id, size_t len,
 bool tasks_last_event(const tasks_t *self, const char *id, size_t len,
                       const char *hub, const char **target, const void **args,
                       size_t *args_len);
+
+/* Attaches store (borrowed, outliving the registry; NULL detaches) and
+ * loads the tasks saved in it at monotonic now_ms and wall time wall_ms.
+ * Returns 0, or -1 after logging if the store cannot be read. */
+int tasks_attach_store(tasks_t *self, store_t *store, int64_t now_ms,
+                       int64_t wall_ms);
+
+/* Writes the tasks changed since the last call and removes the expired
+ * ones, in one durable transaction. Returns 0 (also when there is nothing
+ * to write or no store), or -1 after logging; the changes then stay marked
+ * and the next call tries again. */
+int tasks_sync(tasks_t *self);
+
+/* Tasks changed or expired and not yet written by tasks_sync. */
+size_t tasks_unsynced(const tasks_t *self);
 
 size_t tasks_count(const tasks_t *self);
 

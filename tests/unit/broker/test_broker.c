@@ -2,7 +2,10 @@
  * test_broker - a whole broker in this process (broker_actor on its own
  * thread, inproc:// endpoints), spoken to as a gateway would (DEALER, link
  * protocol) and as conduit-pub would (DEALER on the acknowledged ingress,
- * [seq][map]).
+ * [seq][map]), with the domain modules wired in: spend, provider
+ * health, webhooks and run-time keys reach exactly the gateways that hold
+ * their groups, a disabled key is kicked everywhere, and the store brings
+ * tasks, keys and alert state back after a restart.
  *
  * The broker thread is joined (rather than run as a detached zactor) so
  * that its thread-local state, OpenSSL's included, is gone before the
@@ -12,10 +15,12 @@
  */
 #include "broker/broker.h"
 
+#include "common/cdt_auth.h"
 #include "common/cdt_buf.h"
 #include "common/cdt_log.h"
 #include "proto/cdt_ingress.h"
 #include "proto/cdt_link.h"
+#include "tests/unit/broker/tmpdir.h"
 
 #include <check.h>
 #include <czmq.h>
@@ -607,12 +612,10 @@ START_TEST(test_broker_task_subscription_sends_last_event)
     ck_assert_msg(s_publish(pub, &body, err, sizeof err), "%s", err);
     ck_assert(!s_recv(&ga, QUIET_MS));
 
-    /* other ingress types are not handled by the core */
+    /* the other types reach their modules */
     s_map(&body, 4, "type", "provider_health", "provider", "openai", "status",
           "healthy", "responseTimeMs", "#5");
-    bool ok = s_publish(pub, &body, err, sizeof err);
-    if (!ok)
-        ck_assert_str_eq(err, "type 'provider_health' is not handled yet");
+    ck_assert_msg(s_publish(pub, &body, err, sizeof err), "%s", err);
 
     cdt_buf_release(&out);
     cdt_buf_release(&body);
@@ -766,6 +769,258 @@ START_TEST(test_broker_refuses_oversize_ingress)
 }
 END_TEST
 
+/* ---- the domain modules ------------------------------------------------- */
+
+/* The next message must be an EVENT for target; its JSON must hold each
+ * of the NULL-terminated needles. */
+static void
+s_expect_event(gw_t *g, const char *target, ...)
+{
+    s_expect(g, CDT_LINK_EVENT);
+    char *t = strndup(g->msg.target.ptr, g->msg.target.len);
+    ck_assert_msg(strcmp(t, target) == 0, "got %s, expected %s", t, target);
+    free(t);
+    va_list ap;
+    va_start(ap, target);
+    const char *needle;
+    while ((needle = va_arg(ap, const char *)) != NULL) {
+        char *json = strndup(g->msg.json.ptr, g->msg.json.len);
+        ck_assert_msg(strstr(json, needle), "%s: no '%s' in %s", target, needle,
+                      json);
+        free(json);
+    }
+    va_end(ap);
+}
+
+/* A spend map: key, amount, total, budget (0 = none). */
+static void
+s_spend(cdt_buf_t *body, const char *key, const char *amount, const char *total,
+        const char *budget)
+{
+    if (budget)
+        s_map(body, 5, "type", "spend", "virtualKeyId", key, "amount", amount,
+              "totalSpend", total, "budget", budget);
+    else
+        s_map(body, 4, "type", "spend", "virtualKeyId", key, "amount", amount,
+              "totalSpend", total);
+}
+
+START_TEST(test_broker_domain_events_reach_their_gateways)
+{
+    brk_t b;
+    s_start(&b, "domain", "spend.window_ms=300", "health.hysteresis=2", NULL);
+    gw_t ga, gb;
+    s_gw_connect(&ga, &b, "gw-a");
+    s_gw_connect(&gb, &b, "gw-b");
+    /* gw-a: key 1's spend and notifications, and its webhook group;
+     * gw-b: key 2's spend and the admin hub */
+    ck_assert_uint_eq(s_open(&ga, 1, "SpendNotificationHub", 1, false, NULL, 0),
+                      0);
+    ck_assert_uint_eq(
+        s_open(&ga, 2, "SystemNotificationHub", 1, false, NULL, 0), 0);
+    const char *wh[] = {"vkey-1", "webhook-1-https://h.example/x"};
+    ck_assert_uint_eq(s_open(&ga, 3, "WebhookDeliveryHub", 1, true, wh, 2), 0);
+    ck_assert_uint_eq(s_open(&gb, 1, "SpendNotificationHub", 2, false, NULL, 0),
+                      0);
+    ck_assert_uint_eq(s_open(&gb, 2, "AdminNotificationHub", 0, false, NULL, 0),
+                      0);
+    zsock_t *pub = zsock_new_dealer(b.ack);
+    cdt_buf_t body = CDT_BUF_INIT;
+    char err[256];
+
+    /* a threshold: the alert, then at once the batch that holds it */
+    s_spend(&body, "#1", "#10", "#85", "#100");
+    ck_assert_msg(s_publish(pub, &body, err, sizeof err), "%s", err);
+    s_expect_event(&ga, "BudgetAlert", "\"threshold\":80",
+                   "\"severity\":\"info\"", NULL);
+    s_expect_event(&ga, "SpendUpdate", "\"requestCount\":1", NULL);
+    ck_assert(!s_recv(&gb, QUIET_MS)); /* not key 2's, and below 100 % */
+
+    /* 100 %: BudgetAlert to the key, HighSpendAlert to the admin hub */
+    s_spend(&body, "#1", "#15", "#100", "#100");
+    ck_assert_msg(s_publish(pub, &body, err, sizeof err), "%s", err);
+    s_expect_event(&ga, "BudgetAlert", "\"threshold\":100",
+                   "\"severity\":\"critical\"", NULL);
+    s_expect_event(&ga, "SpendUpdate", NULL);
+    s_expect_event(&gb, "HighSpendAlert", "\"virtualKeyId\":1", NULL);
+    ck_assert_uint_eq(gb.msg.groups.n, 2);
+    ck_assert(s_has_group(&gb.msg.groups, "admin"));
+
+    /* batching: key 2's three spends become one update after the window */
+    for (int i = 0; i < 3; i++) {
+        s_spend(&body, "#2", "#2", "#50", NULL);
+        ck_assert_msg(s_publish(pub, &body, err, sizeof err), "%s", err);
+    }
+    ck_assert(!s_recv(&gb, 100)); /* still inside the window */
+    s_expect_event(&gb, "SpendUpdate", "\"newSpend\":6", "\"requestCount\":3",
+                   NULL);
+    ck_assert(!s_recv(&ga, QUIET_MS));
+
+    /* provider health: held twice, then announced on both hubs */
+    s_map(&body, 3, "type", "provider_health", "provider", "openai", "status",
+          "degraded");
+    ck_assert_msg(s_publish(pub, &body, err, sizeof err), "%s", err);
+    ck_assert(!s_recv(&ga, 100));
+    s_map(&body, 3, "type", "provider_health", "provider", "openai", "status",
+          "degraded");
+    ck_assert_msg(s_publish(pub, &body, err, sizeof err), "%s", err);
+    s_expect_event(&ga, "ProviderHealthChanged", "\"status\":\"degraded\"",
+                   NULL);
+    ck_assert(s_has_group(&ga.msg.groups, "system-notifications"));
+    s_expect_event(&gb, "ProviderHealthChanged", NULL);
+
+    /* a webhook event for key 1's URL reaches gw-a only */
+    s_map(&body, 4, "type", "webhook", "virtualKeyId", "#1", "url",
+          "https://h.example/x", "status", "delivered");
+    ck_assert_msg(s_publish(pub, &body, err, sizeof err), "%s", err);
+    s_expect_event(&ga, "WebhookDelivered", NULL);
+    ck_assert(s_has_group(&ga.msg.groups, "webhook-1-https://h.example/x"));
+    s_map(&body, 4, "type", "webhook", "virtualKeyId", "#2", "url",
+          "https://h.example/x", "status", "failed");
+    ck_assert_msg(s_publish(pub, &body, err, sizeof err), "%s", err);
+    ck_assert(!s_recv(&ga, QUIET_MS)); /* key 2's group has no member */
+    ck_assert(!s_recv(&gb, QUIET_MS));
+
+    /* refusals reach the publisher */
+    s_map(&body, 2, "type", "spend", "amount", "#1");
+    ck_assert(!s_publish(pub, &body, err, sizeof err));
+
+    cdt_buf_release(&body);
+    zsock_destroy(&pub);
+    s_gw_close(&ga);
+    s_gw_close(&gb);
+    s_stop(&b);
+}
+END_TEST
+
+START_TEST(test_broker_key_disable_kicks_every_gateway)
+{
+    brk_t b;
+    s_start(&b, "kick", NULL);
+    gw_t ga, gb;
+    s_gw_connect(&ga, &b, "gw-a");
+    s_gw_connect(&gb, &b, "gw-b");
+    ck_assert_uint_eq(s_open(&ga, 1, "TaskHub", 2, false, NULL, 0), 0);
+    ck_assert_uint_eq(s_open(&gb, 1, "TaskHub", 2, false, NULL, 0), 0);
+    ck_assert_uint_eq(s_open(&gb, 2, "TaskHub", 1, false, NULL, 0), 0);
+    ck_assert_uint_eq(s_open(&ga, 2, "AdminNotificationHub", 0, false, NULL, 0),
+                      0);
+    zsock_t *pub = zsock_new_dealer(b.ack);
+    cdt_buf_t body = CDT_BUF_INIT;
+    char err[256];
+    s_map(&body, 3, "type", "key", "op", "disable", "virtualKeyId", "#2");
+    ck_assert_msg(s_publish(pub, &body, err, sizeof err), "%s", err);
+    gw_t *gws[] = {&ga, &gb};
+    for (int i = 0; i < 2; i++) {
+        s_expect(gws[i], CDT_LINK_KICK);
+        ck_assert_int_eq(gws[i]->msg.key_id, 2);
+        ck_assert(s_str_eq(gws[i]->msg.reason, "Virtual key disabled"));
+    }
+    s_expect_event(&ga, "VirtualKeyUpdated", "\"virtualKeyId\":2",
+                   "\"enabled\":false", "\"change\":\"disabled\"", NULL);
+    ck_assert(!s_recv(&gb, QUIET_MS));
+    s_auth(&ga, "/hubs/tasks", TOKEN_B, 401);
+    ck_assert_uint_eq(s_open(&ga, 3, "TaskHub", 2, false, NULL, 0), 401);
+    /* the broker forgot key 2's connections: its events reach nobody */
+    s_map(&body, 5, "type", "event", "hub", "TaskHub", "group", "vkey-2",
+          "target", "TaskStarted", "arguments", "[x]");
+    ck_assert_msg(s_publish(pub, &body, err, sizeof err), "%s", err);
+    ck_assert(!s_recv(&ga, QUIET_MS));
+    ck_assert(!s_recv(&gb, QUIET_MS));
+
+    s_map(&body, 3, "type", "key", "op", "enable", "virtualKeyId", "#2");
+    ck_assert_msg(s_publish(pub, &body, err, sizeof err), "%s", err);
+    s_expect_event(&ga, "VirtualKeyUpdated", "\"change\":\"enabled\"", NULL);
+    s_auth(&ga, "/hubs/tasks", TOKEN_B, 200);
+
+    s_map(&body, 3, "type", "key", "op", "delete", "virtualKeyId", "#1");
+    ck_assert_msg(s_publish(pub, &body, err, sizeof err), "%s", err);
+    s_expect(&gb, CDT_LINK_KICK);
+    ck_assert(s_str_eq(gb.msg.reason, "Virtual key deleted"));
+    s_expect(&ga, CDT_LINK_KICK);
+    s_expect_event(&ga, "VirtualKeyDeleted", "\"virtualKeyId\":1", NULL);
+    s_auth(&ga, "/hubs/tasks", TOKEN_A, 401);
+
+    cdt_buf_release(&body);
+    zsock_destroy(&pub);
+    s_gw_close(&ga);
+    s_gw_close(&gb);
+    s_stop(&b);
+}
+END_TEST
+
+START_TEST(test_broker_state_survives_a_restart)
+{
+    char *dir = tmpdir_new();
+    char store_kv[300];
+    snprintf(store_kv, sizeof store_kv, "broker.store=%s", dir);
+    brk_t b;
+    s_start(&b, "persist", store_kv, "spend.window_ms=0", NULL);
+    zsock_t *pub = zsock_new_dealer(b.ack);
+    cdt_buf_t body = CDT_BUF_INIT;
+    char err[256];
+    s_map(&body, 5, "type", "task", "taskId", "T1", "taskType", "other",
+          "virtualKeyId", "#1", "state", "started");
+    ck_assert_msg(s_publish(pub, &body, err, sizeof err), "%s", err);
+    s_map(&body, 4, "type", "task", "taskId", "T1", "state", "progress",
+          "percent", "#40");
+    ck_assert_msg(s_publish(pub, &body, err, sizeof err), "%s", err);
+    s_spend(&body, "#1", "#5", "#85", "#100");
+    ck_assert_msg(s_publish(pub, &body, err, sizeof err), "%s", err);
+    s_map(&body, 3, "type", "key", "op", "disable", "virtualKeyId", "#2");
+    ck_assert_msg(s_publish(pub, &body, err, sizeof err), "%s", err);
+    zsock_destroy(&pub);
+    s_stop(&b);
+
+    /* a new broker on the same store */
+    s_start(&b, "persist", store_kv, "spend.window_ms=0", NULL);
+    gw_t g;
+    s_gw_connect(&g, &b, "gw-a");
+    ck_assert_uint_eq(s_open(&g, 1, "TaskHub", 1, false, NULL, 0), 0);
+    s_invoke(&g, 1, "SubscribeToTask", "T1");
+    ck_assert(g.msg.ok);
+    s_expect(&g, CDT_LINK_DIRECT); /* the latest state, from the store */
+    ck_assert(s_str_eq(g.msg.target, "TaskProgress"));
+    ck_assert(s_str_has(g.msg.json, "\"percent\":40"));
+
+    /* the disabled key stays disabled although the file enables it */
+    s_auth(&g, "/hubs/tasks", TOKEN_B, 401);
+    ck_assert_uint_eq(s_open(&g, 2, "TaskHub", 2, false, NULL, 0), 401);
+
+    /* another tenant (added now) cannot take the task over */
+    pub = zsock_new_dealer(b.ack);
+    char hash[CDT_SHA256_HEX_LEN + 1];
+    cdt_sha256_hex("condt_unit_key_four", 19, hash);
+    s_map(&body, 4, "type", "key", "op", "add", "virtualKeyId", "#4", "keyHash",
+          hash);
+    ck_assert_msg(s_publish(pub, &body, err, sizeof err), "%s", err);
+    s_auth(&g, "/hubs/tasks", "condt_unit_key_four", 200);
+    ck_assert_uint_eq(s_open(&g, 4, "TaskHub", 4, false, NULL, 0), 0);
+    s_invoke(&g, 4, "SubscribeToTask", "T1");
+    ck_assert(!g.msg.ok);
+    ck_assert(!s_recv(&g, QUIET_MS)); /* no DIRECT */
+
+    /* the 80 % alert was sent before the restart: not again at 86 %; 90 %
+     * still fires */
+    ck_assert_uint_eq(s_open(&g, 5, "SpendNotificationHub", 1, false, NULL, 0),
+                      0);
+    s_spend(&body, "#1", "#1", "#86", "#100");
+    ck_assert_msg(s_publish(pub, &body, err, sizeof err), "%s", err);
+    s_expect_event(&g, "SpendUpdate", "\"totalSpend\":86", NULL);
+    ck_assert(!s_recv(&g, QUIET_MS));
+    s_spend(&body, "#1", "#4", "#90", "#100");
+    ck_assert_msg(s_publish(pub, &body, err, sizeof err), "%s", err);
+    s_expect_event(&g, "BudgetAlert", "\"threshold\":90", NULL);
+    s_expect_event(&g, "SpendUpdate", NULL);
+
+    cdt_buf_release(&body);
+    zsock_destroy(&pub);
+    s_gw_close(&g);
+    s_stop(&b);
+    tmpdir_remove(&dir);
+}
+END_TEST
+
 Suite *
 broker_suite(void)
 {
@@ -781,6 +1036,12 @@ broker_suite(void)
     tcase_add_test(tc, test_broker_two_brokers_in_one_process);
     tcase_add_test(tc, test_broker_survives_link_garbage);
     tcase_add_test(tc, test_broker_refuses_oversize_ingress);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("domain");
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, test_broker_domain_events_reach_their_gateways);
+    tcase_add_test(tc, test_broker_key_disable_kicks_every_gateway);
+    tcase_add_test(tc, test_broker_state_survives_a_restart);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -265,6 +265,43 @@ START_TEST(test_store_namespace_limit)
 }
 END_TEST
 
+START_TEST(test_store_write_batch_all_or_nothing)
+{
+    store_t *st = store_open(s_dir);
+    s_put(st, "a", "gone", "x");
+    store_op_t ops[] = {
+        {"a", "k1", 2, "v1", 2},     {"b", "k2", 2, "v2", 2},
+        {"a", "gone", 4, NULL, 0},   /* delete */
+        {"a", "absent", 6, NULL, 0}, /* deleting nothing is fine */
+        {"a", "k1", 2, "v1bis", 5},  /* later ops see earlier ones */
+    };
+    ck_assert_int_eq(store_write(st, ops, 5), 0);
+    ck_assert_int_eq(store_write(st, NULL, 0), 0);
+    char *v = s_get(st, "a", "k1");
+    ck_assert_str_eq(v, "v1bis");
+    free(v);
+    v = s_get(st, "b", "k2");
+    ck_assert_str_eq(v, "v2");
+    free(v);
+    v = s_get(st, "a", "gone");
+    ck_assert_str_eq(v, "");
+    free(v);
+    /* one bad op (an empty key) and nothing of the batch is written */
+    store_op_t bad[] = {{"a", "new", 3, "n", 1}, {"a", "", 0, "n", 1}};
+    ck_assert_int_eq(store_write(st, bad, 2), -1);
+    v = s_get(st, "a", "new");
+    ck_assert_str_eq(v, "");
+    free(v);
+    store_destroy(&st);
+    /* durable: a reopened store has the batch */
+    st = store_open(s_dir);
+    v = s_get(st, "b", "k2");
+    ck_assert_str_eq(v, "v2");
+    free(v);
+    store_destroy(&st);
+}
+END_TEST
+
 Suite *
 store_suite(void)
 {
@@ -276,6 +313,7 @@ store_suite(void)
     tcase_add_test(tc, test_store_namespaces_are_separate);
     tcase_add_test(tc, test_store_iterate_in_key_order_and_stops);
     tcase_add_test(tc, test_store_namespace_limit);
+    tcase_add_test(tc, test_store_write_batch_all_or_nothing);
     suite_add_tcase(s, tc);
     tc = tcase_create("durability");
     tcase_add_checked_fixture(tc, s_setup, s_teardown);

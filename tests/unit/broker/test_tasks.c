@@ -1,11 +1,15 @@
 /*
  * test_tasks - the task registry: ownership, the events each state
  * becomes, progress coalescing with an injected clock, the terminal flush
- * and retention.
+ * and retention; persistence in a store (reload after destroy, retention
+ * by wall-clock age, expired tasks removed).
  *
  * SPDX-License-Identifier: MIT
  */
 #include "broker/tasks.h"
+
+#include "common/cdt_catalog.h"
+#include "tests/unit/broker/tmpdir.h"
 
 #include <check.h>
 #include <msgpack.h>
@@ -434,6 +438,154 @@ START_TEST(test_tasks_retention_forgets_quiet_tasks)
 }
 END_TEST
 
+static int
+s_count_one(void *arg, const void *key, size_t klen, const void *val,
+            size_t vlen)
+{
+    (void)key;
+    (void)klen;
+    (void)val;
+    (void)vlen;
+    (*(int *)arg)++;
+    return 0;
+}
+
+static int
+s_stored(store_t *st)
+{
+    int n = 0;
+    ck_assert_int_eq(store_iterate(st, "task", s_count_one, &n), 0);
+    return n;
+}
+
+START_TEST(test_tasks_persist_and_reload)
+{
+    char *dir = tmpdir_new();
+    store_t *st = store_open(dir);
+    rec_t r = {0};
+    tasks_t *t = tasks_new(100, 100000, s_emit, &r);
+    ck_assert_int_eq(tasks_attach_store(t, st, 0, WALL), 0);
+    ck_assert_int_eq(s_ingest(t, s_first("v", 1, CDT_TASK_VIDEO), 0), 0);
+    ck_assert_int_eq(s_ingest(t, s_progress("v", 10), 1), 0);
+    ck_assert_int_eq(s_ingest(t, s_progress("v", 20), 10), 0); /* held */
+    ck_assert_int_eq(s_ingest(t, s_first("o", 2, CDT_TASK_OTHER), 20), 0);
+    ck_assert_int_eq(s_ingest(t, s_msg("o", CDT_TASK_COMPLETED), 30), 0);
+    ck_assert_uint_eq(tasks_unsynced(t), 2);
+    ck_assert_int_eq(tasks_sync(t), 0);
+    ck_assert_uint_eq(tasks_unsynced(t), 0);
+    ck_assert_int_eq(s_stored(st), 2);
+    ck_assert_int_eq(r.n, 6); /* v: 2 x 2 events; o: 2 */
+    sent_t sent_v10 = r.sent[2];
+    tasks_destroy(&t);
+
+    /* a new registry on the same store: another clock, same tasks */
+    rec_t r2 = {0};
+    t = tasks_new(100, 100000, s_emit, &r2);
+    ck_assert_int_eq(tasks_attach_store(t, st, 5000, WALL + 50), 0);
+    ck_assert_uint_eq(tasks_count(t), 2);
+    int64_t owner = 0;
+    ck_assert(tasks_owner(t, "v", 1, &owner));
+    ck_assert_int_eq(owner, 1);
+    ck_assert(tasks_owner(t, "o", 1, &owner));
+    ck_assert_int_eq(owner, 2);
+    const char *target;
+    const void *args;
+    size_t len;
+    ck_assert(tasks_last_event(t, "v", 1, "TaskHub", &target, &args, &len));
+    ck_assert_str_eq(target, "TaskProgress");
+    ck_assert_uint_eq(len, sent_v10.args_len);
+    ck_assert_int_eq(memcmp(args, sent_v10.args, len), 0);
+    ck_assert(tasks_last_event(t, "o", 1, "TaskHub", &target, &args, &len));
+    ck_assert_str_eq(target, "TaskCompleted");
+    ck_assert_int_eq(r2.n, 0); /* loading sends nothing */
+
+    /* the held progress was acknowledged: it still goes out, a window
+     * after the reload */
+    ck_assert_uint_eq(tasks_pending(t), 1);
+    tasks_tick(t, 5099);
+    ck_assert_int_eq(r2.n, 0);
+    tasks_tick(t, 5100);
+    ck_assert_int_eq(r2.n, 2);
+    ck_assert_str_eq(r2.sent[0].target, "TaskProgress");
+    args_t a;
+    s_args(&r2.sent[0], &a);
+    ck_assert_int_eq(s_int(&a.a.ptr[1]), 20);
+    msgpack_unpacked_destroy(&a.up);
+    ck_assert_str_eq(r2.sent[1].target, "VideoProgress");
+
+    /* ownership and state survive: the finished task refuses progress,
+     * another key cannot take either task */
+    char err[256];
+    cdt_ingress_t m = s_progress("o", 50);
+    ck_assert_int_eq(tasks_ingest(t, &m, 5200, WALL, err, sizeof err), -1);
+    ck_assert_str_eq(err, "task 'o' has already finished");
+    m = s_first("v", 2, CDT_TASK_VIDEO);
+    ck_assert_int_eq(tasks_ingest(t, &m, 5200, WALL, err, sizeof err), -1);
+    ck_assert_str_eq(err, "task 'v' belongs to another virtual key");
+    tasks_destroy(&t);
+    store_destroy(&st);
+    tmpdir_remove(&dir);
+}
+END_TEST
+
+START_TEST(test_tasks_persisted_retention_and_long_ids)
+{
+    char *dir = tmpdir_new();
+    store_t *st = store_open(dir);
+    rec_t r = {0};
+    char err[256];
+    char long_id[CDT_GROUP_ARG_MAX + 1];
+    memset(long_id, 'x', CDT_GROUP_ARG_MAX);
+    long_id[CDT_GROUP_ARG_MAX] = '\0'; /* longer than a store key */
+    tasks_t *t = tasks_new(0, 1000, s_emit, &r);
+    ck_assert_int_eq(tasks_attach_store(t, st, 0, WALL), 0);
+    cdt_ingress_t m = s_first("old", 1, CDT_TASK_OTHER);
+    ck_assert_int_eq(tasks_ingest(t, &m, 0, WALL, err, sizeof err), 0);
+    m = s_first(long_id, 1, CDT_TASK_OTHER);
+    ck_assert_int_eq(tasks_ingest(t, &m, 600, WALL + 600, err, sizeof err), 0);
+    m = s_first("~tilde", 3, CDT_TASK_OTHER);
+    ck_assert_int_eq(tasks_ingest(t, &m, 600, WALL + 600, err, sizeof err), 0);
+    ck_assert_int_eq(tasks_sync(t), 0);
+    ck_assert_int_eq(s_stored(st), 3);
+    tasks_destroy(&t);
+
+    /* 1000 ms of wall time later "old" is past retention; the others are
+     * 400 ms old and expire 600 ms after the reload */
+    t = tasks_new(0, 1000, s_emit, &r);
+    ck_assert_int_eq(tasks_attach_store(t, st, 70000, WALL + 1000), 0);
+    ck_assert_uint_eq(tasks_count(t), 2);
+    ck_assert(!tasks_owner(t, "old", 3, NULL));
+    int64_t owner = 0;
+    ck_assert(tasks_owner(t, long_id, strlen(long_id), &owner));
+    ck_assert_int_eq(owner, 1);
+    ck_assert(tasks_owner(t, "~tilde", 6, &owner));
+    ck_assert_int_eq(owner, 3);
+    ck_assert_int_eq(tasks_sync(t), 0); /* removes "old" */
+    ck_assert_int_eq(s_stored(st), 2);
+    tasks_tick(t, 70599);
+    ck_assert_uint_eq(tasks_count(t), 2);
+    tasks_tick(t, 70600);
+    ck_assert_uint_eq(tasks_count(t), 0);
+    ck_assert_uint_eq(tasks_unsynced(t), 2);
+    ck_assert_int_eq(tasks_sync(t), 0);
+    ck_assert_int_eq(s_stored(st), 0);
+    tasks_destroy(&t);
+    store_destroy(&st);
+    tmpdir_remove(&dir);
+}
+END_TEST
+
+START_TEST(test_tasks_without_store_marks_nothing)
+{
+    rec_t r = {0};
+    tasks_t *t = tasks_new(100, 1000, s_emit, &r);
+    ck_assert_int_eq(s_ingest(t, s_first("a", 1, CDT_TASK_OTHER), 0), 0);
+    ck_assert_uint_eq(tasks_unsynced(t), 0);
+    ck_assert_int_eq(tasks_sync(t), 0);
+    tasks_destroy(&t);
+}
+END_TEST
+
 Suite *
 tasks_suite(void)
 {
@@ -452,6 +604,11 @@ tasks_suite(void)
     tc = tcase_create("coalescing");
     tcase_add_test(tc, test_tasks_progress_coalesced_latest_wins);
     tcase_add_test(tc, test_tasks_terminal_flushes_pending_first);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("persistence");
+    tcase_add_test(tc, test_tasks_persist_and_reload);
+    tcase_add_test(tc, test_tasks_persisted_retention_and_long_ids);
+    tcase_add_test(tc, test_tasks_without_store_marks_nothing);
     suite_add_tcase(s, tc);
     return s;
 }

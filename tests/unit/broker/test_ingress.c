@@ -1,0 +1,215 @@
+/*
+ * test_ingress - the acknowledged endpoint's group commit: the sync hook
+ * runs once per batch, before any ack of it is sent; when it fails, every
+ * message it would have made durable is acknowledged as failed, and
+ * refusals keep their own reasons.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "broker/ingress.h"
+
+#include "common/cdt_log.h"
+
+#include <check.h>
+#include <czmq.h>
+#include <stdio.h>
+#include <string.h>
+
+Suite *ingress_suite(void);
+
+typedef struct fake {
+    int handled;
+    int syncs;
+    int handled_at_sync; /* messages handled when the last sync ran */
+    bool fail_sync;
+} fake_t;
+
+/* Accepts events for hub "ok", refuses the others. */
+static int
+s_handler(void *arg, const cdt_ingress_t *msg, char *err, size_t errlen)
+{
+    fake_t *f = arg;
+    f->handled++;
+    if (msg->hub.len == 2 && memcmp(msg->hub.ptr, "ok", 2) == 0)
+        return 0;
+    snprintf(err, errlen, "refused by the fake");
+    return -1;
+}
+
+static int
+s_sync(void *arg, char *err, size_t errlen)
+{
+    fake_t *f = arg;
+    f->syncs++;
+    f->handled_at_sync = f->handled;
+    if (!f->fail_sync)
+        return 0;
+    snprintf(err, errlen, "disk full");
+    return -1;
+}
+
+static void
+s_kstr(msgpack_packer *pk, const char *v)
+{
+    msgpack_pack_str(pk, strlen(v));
+    msgpack_pack_str_body(pk, v, strlen(v));
+}
+
+/* {"type":"event","hub":hub,"group":"g","target":"T","arguments":[]} */
+static void
+s_body(cdt_buf_t *out, const char *hub)
+{
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, out, cdt_buf_msgpack_write);
+    msgpack_pack_map(&pk, 5);
+    s_kstr(&pk, "type");
+    s_kstr(&pk, "event");
+    s_kstr(&pk, "hub");
+    s_kstr(&pk, hub);
+    s_kstr(&pk, "group");
+    s_kstr(&pk, "g");
+    s_kstr(&pk, "target");
+    s_kstr(&pk, "T");
+    s_kstr(&pk, "arguments");
+    msgpack_pack_array(&pk, 0);
+}
+
+static void
+s_send(zsock_t *pub, uint64_t seq, const char *hub)
+{
+    cdt_buf_t body = CDT_BUF_INIT;
+    s_body(&body, hub);
+    void *s = zsock_resolve(pub);
+    ck_assert_int_eq(zmq_send(s, &seq, 8, ZMQ_SNDMORE), 8);
+    ck_assert_int_eq(zmq_send(s, body.data, body.len, 0), (int)body.len);
+    cdt_buf_release(&body);
+}
+
+/* Receives the ack of seq: ok, and the error in err. */
+static bool
+s_ack(zsock_t *pub, uint64_t seq, char *err, size_t errlen)
+{
+    zsock_set_rcvtimeo(pub, 2000);
+    zmsg_t *m = zmsg_recv(pub);
+    ck_assert_ptr_nonnull(m);
+    ck_assert_uint_eq(zmsg_size(m), 2);
+    zframe_t *f = zmsg_first(m);
+    ck_assert_int_eq(memcmp(zframe_data(f), &seq, 8), 0);
+    f = zmsg_next(m);
+    bool ok = false;
+    ck_assert_int_eq(cdt_ingress_decode_ack(zframe_data(f), zframe_size(f), &ok,
+                                            err, errlen),
+                     0);
+    zmsg_destroy(&m);
+    return ok;
+}
+
+/* Sends hubs[0..n) as seq 1..n, lets the broker side read them as one
+ * batch, and returns the acks' errors ("" = ok) in errs. */
+static void
+s_batch(const char *tag, fake_t *f, const char *const *hubs, size_t n,
+        char errs[][128])
+{
+    char ep[64];
+    snprintf(ep, sizeof ep, "inproc://ingress-%s", tag);
+    cdt_log_set_level(CDT_LOG_ERROR);
+    ingress_t *in = ingress_new("", ep, 1 << 20, s_handler, NULL, f);
+    ck_assert_ptr_nonnull(in);
+    ingress_set_sync(in, s_sync);
+    zsock_t *pub = zsock_new_dealer(ep);
+    ck_assert_ptr_nonnull(pub);
+    for (size_t i = 0; i < n; i++)
+        s_send(pub, i + 1, hubs[i]);
+    /* all of them queued before the broker side reads */
+    zpoller_t *p = zpoller_new(ingress_ack_sock(in), NULL);
+    ck_assert_ptr_nonnull(zpoller_wait(p, 2000));
+    zclock_sleep(50);
+    ingress_on_ack(in, 0);
+    for (size_t i = 0; i < n; i++) {
+        char err[128];
+        bool ok = s_ack(pub, i + 1, err, sizeof err);
+        snprintf(errs[i], 128, "%s", ok ? "" : err);
+    }
+    ck_assert_uint_eq(ingress_counters(in)->acks_sent, n);
+    zpoller_destroy(&p);
+    zsock_destroy(&pub);
+    ingress_destroy(&in);
+}
+
+START_TEST(test_ingress_one_sync_per_batch)
+{
+    fake_t f = {0};
+    const char *hubs[] = {"ok", "no", "ok", "ok"};
+    char errs[4][128];
+    s_batch("sync", &f, hubs, 4, errs);
+    ck_assert_int_eq(f.handled, 4);
+    ck_assert_int_eq(f.syncs, 1);
+    ck_assert_int_eq(f.handled_at_sync, 4); /* after the whole batch */
+    ck_assert_str_eq(errs[0], "");
+    ck_assert_str_eq(errs[1], "refused by the fake");
+    ck_assert_str_eq(errs[2], "");
+    ck_assert_str_eq(errs[3], "");
+}
+END_TEST
+
+START_TEST(test_ingress_failed_sync_fails_the_accepted)
+{
+    fake_t f = {.fail_sync = true};
+    const char *hubs[] = {"ok", "no", "ok"};
+    char errs[3][128];
+    s_batch("fail", &f, hubs, 3, errs);
+    ck_assert_int_eq(f.syncs, 1);
+    ck_assert_str_eq(errs[0], "disk full");
+    ck_assert_str_eq(errs[1], "refused by the fake");
+    ck_assert_str_eq(errs[2], "disk full");
+}
+END_TEST
+
+START_TEST(test_ingress_no_sync_without_acceptance)
+{
+    fake_t f = {0};
+    const char *hubs[] = {"no", "no"};
+    char errs[2][128];
+    s_batch("none", &f, hubs, 2, errs);
+    ck_assert_int_eq(f.syncs, 0);
+}
+END_TEST
+
+START_TEST(test_ingress_process_syncs_each_message)
+{
+    fake_t f = {.fail_sync = true};
+    cdt_log_set_level(CDT_LOG_ERROR);
+    ingress_t *in = ingress_new("", "", 1 << 20, s_handler, NULL, &f);
+    ck_assert_ptr_nonnull(in);
+    ingress_set_sync(in, s_sync);
+    cdt_buf_t body = CDT_BUF_INIT, ack = CDT_BUF_INIT;
+    s_body(&body, "ok");
+    ck_assert_int_eq(ingress_process(in, body.data, body.len, &ack, 0), -1);
+    bool ok = true;
+    char err[64];
+    ck_assert_int_eq(
+        cdt_ingress_decode_ack(ack.data, ack.len, &ok, err, sizeof err), 0);
+    ck_assert(!ok);
+    ck_assert_str_eq(err, "disk full");
+    ck_assert_uint_eq(ingress_counters(in)->sync_failures, 1);
+    /* the fire-and-forget path does not sync */
+    ck_assert_int_eq(ingress_process(in, body.data, body.len, NULL, 0), 0);
+    ck_assert_int_eq(f.syncs, 1);
+    cdt_buf_release(&body);
+    cdt_buf_release(&ack);
+    ingress_destroy(&in);
+}
+END_TEST
+
+Suite *
+ingress_suite(void)
+{
+    Suite *s = suite_create("ingress");
+    TCase *tc = tcase_create("group commit");
+    tcase_add_test(tc, test_ingress_one_sync_per_batch);
+    tcase_add_test(tc, test_ingress_failed_sync_fails_the_accepted);
+    tcase_add_test(tc, test_ingress_no_sync_without_acceptance);
+    tcase_add_test(tc, test_ingress_process_syncs_each_message);
+    suite_add_tcase(s, tc);
+    return s;
+}
