@@ -118,7 +118,9 @@ export async function connect(base, path, key, opts = {}) {
         reconnected: 0,
     };
     for (const t of opts.targets ?? []) {
-        conn.on(t, (...args) => c.events.push({ target: t, args, at: Date.now() }));
+        conn.on(t, (...args) => {
+            c.events.push({ target: t, args, at: Date.now() });
+        });
     }
     conn.onclose((err) => { c.closed = err ?? 'closed'; });
     conn.onreconnecting(() => { c.reconnecting++; });
