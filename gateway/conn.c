@@ -18,11 +18,17 @@
  * and run once the answer is queued.
  *
  * Writing: nothing is written before the handshake answer heads the
- * queue; each writable callback coalesces queued frames into one text
- * message (never splitting a record) and asks again while frames remain.
- * Closing: a Close record is queued, the queue is flushed, then the
- * WebSocket is closed with 1000; a peer that never becomes writable is
- * dropped after GW_CLOSE_GRACE_MS.
+ * queue. Queuing only marks the connection dirty; when the current batch
+ * of work (a drain of the broker link, a tick, a read) is over, conn_flush
+ * coalesces each dirty connection's frames into one text message (never
+ * splitting a record) and writes it at once if lws holds nothing back for
+ * that socket (lws_partial_buffered), else through a writable callback;
+ * a connection with frames left over asks for writable callbacks until
+ * its queue is empty. The direct write spares the two epoll_ctl calls and
+ * the callback of the writable round trip, which in a broadcast cost about
+ * as much as the send itself. Closing: a Close record is queued, the queue is
+ * flushed, then the WebSocket is closed with 1000; a peer that never becomes
+ * writable is dropped after GW_CLOSE_GRACE_MS.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -88,18 +94,104 @@ conn_find(gateway_t *gw, uint64_t id)
     return NULL;
 }
 
-/* ---- output -----------------------------------------------------------------
- */
+/* ---- output -------------------------------------------------------------- */
+
+/* Output is not written where it is queued: the connection goes on the
+ * dirty list, flushed once the current batch of work is done (conn_flush,
+ * from a zero-delay timer), so that everything a batch of broker messages
+ * queued for one connection leaves in one write. */
+static void s_flush_cb(lws_sorted_usec_list_t *sul);
 
 static void
-s_want_write(conn_t *c)
+s_want_write(gateway_t *gw, conn_t *c)
 {
-    if (c->flags & (CF_WANT_WRITE | CF_KILLED))
+    if (c->flags & (CF_WANT_WRITE | CF_KILLED | CF_DIRTY))
         return;
     if (!(c->flags & (CF_HS_DONE | CF_CLOSING)))
         return; /* nothing may precede the handshake answer */
+    if (gw->n_dirty == gw->cap_dirty) {
+        gw->cap_dirty = gw->cap_dirty ? gw->cap_dirty * 2 : 256;
+        gw->dirty = cdt_xrealloc(gw->dirty, gw->cap_dirty * sizeof *gw->dirty);
+    }
+    c->flags |= CF_DIRTY;
+    c->dirty = (uint32_t)gw->n_dirty;
+    gw->dirty[gw->n_dirty++] = c;
+    if (!gw->flush_scheduled) {
+        gw->flush_scheduled = true;
+        lws_sul_schedule(gw->ctx, 0, &gw->sul_flush, s_flush_cb, 1);
+    }
+}
+
+static void
+s_request_writable(conn_t *c)
+{
+    if (c->flags & (CF_WANT_WRITE | CF_KILLED))
+        return;
     c->flags |= CF_WANT_WRITE;
     lws_callback_on_writable(c->wsi);
+}
+
+/* One coalesced write of the queue's head. Returns 0, or -1 if the
+ * connection failed. */
+static int
+s_write_some(gateway_t *gw, conn_t *c)
+{
+    size_t need = outq_head_len(&c->q);
+    gw_wbuf_reserve(gw, need > GW_COALESCE_BYTES ? need : GW_COALESCE_BYTES);
+    uint32_t before = c->q.n;
+    size_t n =
+        outq_coalesce(&c->q, &gw->pool, gw->wbuf + LWS_PRE, GW_COALESCE_BYTES);
+    gw->m.messages_sent += before - c->q.n;
+    gw->m.ws_writes++;
+    /* a partial send is kept by lws and finished before our next
+     * writable callback; lws_partial_buffered tells us meanwhile */
+    if (lws_write(c->wsi, gw->wbuf + LWS_PRE, n, LWS_WRITE_TEXT) < 0) {
+        cdt_log_debug("conn#%llu: write failed", (unsigned long long)c->id);
+        return -1;
+    }
+    s_slot(gw, c)->send_ms = cdt_clock_mono_ms();
+    return 0;
+}
+
+void
+conn_flush(gateway_t *gw)
+{
+    /* entries appended while flushing are flushed in this pass too */
+    for (size_t i = 0; i < gw->n_dirty; i++) {
+        conn_t *c = gw->dirty[i];
+        if (!c)
+            continue; /* closed meanwhile */
+        c->flags &= (uint16_t)~CF_DIRTY;
+        if (c->flags & (CF_WANT_WRITE | CF_KILLED))
+            continue;
+        if ((c->flags & CF_CLOSING) || !(c->flags & CF_HS_DONE)) {
+            s_request_writable(c);
+            continue;
+        }
+        if (lws_partial_buffered(c->wsi)) {
+            gw->m.writes_waited++;
+            s_request_writable(c);
+            continue;
+        }
+        if (outq_empty(&c->q))
+            continue;
+        if (s_write_some(gw, c) != 0) {
+            c->flags |= CF_KILLED;
+            lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+            continue;
+        }
+        if (!outq_empty(&c->q))
+            s_request_writable(c);
+    }
+    gw->n_dirty = 0;
+}
+
+static void
+s_flush_cb(lws_sorted_usec_list_t *sul)
+{
+    gateway_t *gw = lws_container_of(sul, gateway_t, sul_flush);
+    gw->flush_scheduled = false;
+    conn_flush(gw);
 }
 
 static void
@@ -109,7 +201,7 @@ s_begin_close(gateway_t *gw, conn_t *c, uint16_t code, const char *reason)
     c->close_code = code;
     c->close_reason = reason;
     s_slot(gw, c)->deadline_ms = cdt_clock_mono_ms() + GW_CLOSE_GRACE_MS;
-    s_want_write(c);
+    s_want_write(gw, c);
 }
 
 /* Queues gw->tmp as a frame for this connection only. */
@@ -126,6 +218,11 @@ s_handshake_fail(gateway_t *gw, conn_t *c, const char *error)
 {
     if (c->flags & (CF_CLOSING | CF_DEFERRED))
         return;
+    if (c->flags & CF_HS_DONE) {
+        /* answered already: too late for a handshake error */
+        conn_close_with(gw, c, error, true);
+        return;
+    }
     if (!(c->flags & CF_HS_RECEIVED)) {
         /* the JS client throws from its message handler if an answer
          * arrives while it is still connecting: wait for its handshake */
@@ -235,7 +332,7 @@ conn_deliver(gateway_t *gw, conn_t *c, frame_t *frame)
         return;
     }
     outq_push(&c->q, &gw->pool, frame);
-    s_want_write(c);
+    s_want_write(gw, c);
 }
 
 int
@@ -245,21 +342,10 @@ conn_writeable(gateway_t *gw, conn_t *c)
     if (c->flags & CF_KILLED)
         return -1;
     if ((c->flags & CF_HS_DONE) && !outq_empty(&c->q)) {
-        size_t need = outq_head_len(&c->q);
-        gw_wbuf_reserve(gw,
-                        need > GW_COALESCE_BYTES ? need : GW_COALESCE_BYTES);
-        uint32_t before = c->q.n;
-        size_t n = outq_coalesce(&c->q, &gw->pool, gw->wbuf + LWS_PRE,
-                                 GW_COALESCE_BYTES);
-        gw->m.messages_sent += before - c->q.n;
-        gw->m.ws_writes++;
-        if (lws_write(c->wsi, gw->wbuf + LWS_PRE, n, LWS_WRITE_TEXT) < 0) {
-            cdt_log_debug("conn#%llu: write failed", (unsigned long long)c->id);
+        if (s_write_some(gw, c) != 0)
             return -1;
-        }
-        s_slot(gw, c)->send_ms = cdt_clock_mono_ms();
         if (!outq_empty(&c->q)) {
-            s_want_write(c);
+            s_request_writable(c);
             return 0;
         }
     }
@@ -272,8 +358,7 @@ conn_writeable(gateway_t *gw, conn_t *c)
     return 0;
 }
 
-/* ---- broker registration
- * ----------------------------------------------------- */
+/* ---- broker registration ------------------------------------------------- */
 
 static void
 s_open(gateway_t *gw, conn_t *c)
@@ -321,6 +406,8 @@ void
 conn_auth_reply(gateway_t *gw, conn_t *c, const cdt_link_msg_t *msg)
 {
     c->req_id = 0;
+    if (c->flags & (CF_CLOSING | CF_DEFERRED))
+        return; /* timed out meanwhile: nothing to register */
     if (msg->status != 200) {
         if (msg->status == 401 || msg->status == 404)
             gw->m.auth_failures++;
@@ -366,6 +453,15 @@ conn_ready(gateway_t *gw, conn_t *c, const cdt_link_msg_t *msg)
         char reason[256];
         snprintf(reason, sizeof reason, "%.*s", (int)msg->reason.len,
                  msg->reason.ptr);
+        if (c->flags & CF_HS_DONE) {
+            /* a replay refused (the key went away while the broker was
+             * gone): a running connection gets a Close, not a handshake
+             * answer; refusals of the key are final */
+            bool final =
+                msg->status == 401 || msg->status == 403 || msg->status == 404;
+            conn_close_with(gw, c, reason[0] ? reason : UNAVAILABLE, !final);
+            return;
+        }
         s_handshake_fail(gw, c, reason[0] ? reason : UNAVAILABLE);
         return;
     }
@@ -388,8 +484,7 @@ conn_open_timeout(gateway_t *gw, conn_t *c)
     s_handshake_fail(gw, c, UNAVAILABLE);
 }
 
-/* ---- invocations ------------------------------------------------------------
- */
+/* ---- invocations --------------------------------------------------------- */
 
 static void
 s_completion_error(gateway_t *gw, conn_t *c, cdt_str_t inv_id,
@@ -521,8 +616,7 @@ conn_invoke_fail(gateway_t *gw, const req_t *req)
     s_completion_error(gw, c, id, text);
 }
 
-/* ---- input
- * ---------------------------------------------------------------------- */
+/* ---- input --------------------------------------------------------------- */
 
 static void
 s_protocol_error(gateway_t *gw, conn_t *c, const char *why)
@@ -584,7 +678,7 @@ s_handshake_ok(gateway_t *gw, conn_t *c)
     frame_unref(&f);
     c->flags |= CF_HS_DONE;
     s_slot(gw, c)->deadline_ms = 0; /* client timeout armed by a message */
-    s_want_write(c);
+    s_want_write(gw, c);
     cdt_log_debug("conn#%llu: handshake done", (unsigned long long)c->id);
     cdt_buf_t *held = c->held;
     c->held = NULL;
@@ -692,8 +786,7 @@ conn_receive(gateway_t *gw, conn_t *c, const void *in, size_t len)
     return 0;
 }
 
-/* ---- lifecycle
- * ----------------------------------------------------------------------- */
+/* ---- lifecycle ----------------------------------------------------------- */
 
 int
 conn_established(gateway_t *gw, struct lws *wsi, pss_t *pss)
@@ -778,6 +871,8 @@ conn_closed(gateway_t *gw, conn_t *c)
             gw_req_free(gw, &req);
     }
     cdt_log_debug("conn#%llu: closed", (unsigned long long)c->id);
+    if (c->flags & CF_DIRTY)
+        gw->dirty[c->dirty] = NULL;
     groupidx_leave_all(gw->groups, &c->groups);
     outq_clear(&c->q, &gw->pool);
     tokens_remove(gw->tokens, &c->token);
@@ -836,6 +931,6 @@ conn_tick(gateway_t *gw, cslot_t *slot, int64_t now)
         now - slot->send_ms >= gw->cfg->gateway_keepalive_ms) {
         outq_push(&c->q, &gw->pool, gw->ping_frame);
         slot->send_ms = now;
-        s_want_write(c);
+        s_want_write(gw, c);
     }
 }

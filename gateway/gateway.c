@@ -4,11 +4,14 @@
  *
  * One lws context, one vhost, one protocol for HTTP and WebSockets alike
  * (SignalR clients never name a subprotocol, so the upgrade binds to the
- * first protocol) and one raw-file protocol for the broker link's
- * descriptor. A 100 ms lws_sul tick drives link heartbeats, request
- * deadlines and token expiry, which are O(expired) because every request
- * and every token has the same lifetime (a FIFO is a deadline queue); once
- * a second the tick also walks the dense connection slot array for
+ * first protocol) and two raw-file protocols: the broker link's descriptor
+ * (upstream.c) and our own listening socket (listener.c). The loop runs on
+ * libev (epoll) when lws' evlib plugin is there: lws' own loop poll()s
+ * every descriptor on every iteration, which dominates the CPU with
+ * thousands of connections. A 100 ms lws_sul tick drives link heartbeats,
+ * request deadlines and token expiry, which are O(expired) because every
+ * request and every token has the same lifetime (a FIFO is a deadline queue);
+ * once a second the tick also walks the dense connection slot array for
  * keep-alive pings and timeouts, touching a connection only when one of
  * its two deadlines is due.
  *
@@ -33,7 +36,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#define LINK_PROTOCOL "conduit-link"
+#define LINK_PROTOCOL   "conduit-link"
+#define ACCEPT_PROTOCOL "conduit-accept"
 
 gateway_t *
 gw_from_wsi(struct lws *wsi)
@@ -63,7 +67,7 @@ gw_wbuf_reserve(gateway_t *gw, size_t n)
     gw->wbuf_cap = n;
 }
 
-/* ---- requests waiting for the broker ------------------------------------ */
+/* ---- requests waiting for the broker ------------------------------------- */
 
 req_t *
 gw_req_new(gateway_t *gw, enum req_kind kind)
@@ -157,8 +161,7 @@ s_expire_requests(gateway_t *gw, int64_t now)
     }
 }
 
-/* ---- the broker link ------------------------------------------------------
- */
+/* ---- the broker link ----------------------------------------------------- */
 
 static void
 s_on_event(gateway_t *gw, const cdt_link_msg_t *msg)
@@ -291,8 +294,7 @@ s_on_link_state(void *arg, bool up)
         conn_replay(gw, gw->slots[i].c);
 }
 
-/* ---- timers
- * ------------------------------------------------------------------ */
+/* ---- timers -------------------------------------------------------------- */
 
 static void
 s_scan(gateway_t *gw, int64_t now)
@@ -332,8 +334,7 @@ s_tick(lws_sorted_usec_list_t *sul)
                      GW_TICK_MS * LWS_US_PER_MS);
 }
 
-/* ---- lws --------------------------------------------------------------------
- */
+/* ---- lws ----------------------------------------------------------------- */
 
 static void
 s_stop_cb(lws_sorted_usec_list_t *sul)
@@ -463,6 +464,11 @@ gateway_new(const cdt_config_t *cfg, cdt_catalog_t **catalog_p)
     if (!self->link)
         goto fail;
 
+    self->listener =
+        listener_new(self->host, self->port, cfg->gateway_reuseport);
+    if (!self->listener)
+        goto fail;
+
     lws_set_log_level(LLL_ERR | LLL_WARN, s_lws_log);
 
     self->protocols[0] = (struct lws_protocols){
@@ -479,22 +485,23 @@ gateway_new(const cdt_config_t *cfg, cdt_catalog_t **catalog_p)
         .callback = upstream_lws_callback,
         .user = self->link,
     };
+    self->protocols[2] = (struct lws_protocols){
+        .name = ACCEPT_PROTOCOL,
+        .callback = listener_lws_callback,
+        .user = self->listener,
+    };
 
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
-    info.port = self->port;
-    bool any = strcmp(self->host, "0.0.0.0") == 0 ||
-               strcmp(self->host, "*") == 0 || strcmp(self->host, "::") == 0;
-    info.iface = any ? NULL : self->host;
+    /* lws serves what listener.c accepts (see there for why) */
+    info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
     info.protocols = self->protocols;
     info.user = self;
     info.max_http_header_data = (unsigned short)cfg->gateway_max_header_bytes;
     info.max_http_header_pool = 0;
     info.keepalive_timeout = 5;
     info.retry_and_idle_policy = &s_no_validity;
-    info.options = LWS_SERVER_OPTION_FAIL_UPON_UNABLE_TO_BIND;
-    if (cfg->gateway_reuseport)
-        info.options |= LWS_SERVER_OPTION_ALLOW_LISTEN_SHARE;
+    info.options = 0;
     if (cfg->gateway_tls_cert && *cfg->gateway_tls_cert) {
         info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
         info.ssl_cert_filepath = cfg->gateway_tls_cert;
@@ -510,13 +517,15 @@ gateway_new(const cdt_config_t *cfg, cdt_catalog_t **catalog_p)
         self->ctx = lws_create_context(&info);
         self->evlib = self->ctx != NULL;
         info.options &= ~(uint64_t)LWS_SERVER_OPTION_LIBEV;
-        if (!self->ctx)
-            cdt_log_warn("no libev event loop: using poll()");
     }
-    if (!self->ctx)
-        self->ctx = lws_create_context(&info);
     if (!self->ctx) {
-        cdt_log_error("cannot listen on '%s'", cfg->gateway_listen);
+        self->ctx = lws_create_context(&info);
+        if (self->ctx && !getenv("CONDUIT_GATEWAY_POLL"))
+            cdt_log_warn("the libev event loop is not available: using "
+                         "poll()");
+    }
+    if (!self->ctx) {
+        cdt_log_error("cannot create the lws context");
         goto fail;
     }
     self->vhost = lws_get_vhost_by_name(self->ctx, "default");
@@ -524,7 +533,9 @@ gateway_new(const cdt_config_t *cfg, cdt_catalog_t **catalog_p)
         cdt_log_error("no default vhost");
         goto fail;
     }
-    if (upstream_attach(self->link, self->ctx, self->vhost, LINK_PROTOCOL) != 0)
+    if (upstream_attach(self->link, self->ctx, self->vhost, LINK_PROTOCOL) !=
+            0 ||
+        listener_attach(self->listener, self->vhost, ACCEPT_PROTOCOL) != 0)
         goto fail;
     self->next_scan_ms = cdt_clock_mono_ms() + 1000;
     lws_sul_schedule(self->ctx, 0, &self->sul_tick, s_tick,
@@ -555,6 +566,7 @@ gateway_destroy(gateway_t **self_p)
         gw_req_free(self, &req);
     }
     upstream_destroy(&self->link);
+    listener_destroy(&self->listener);
     tokens_destroy(&self->tokens);
     groupidx_destroy(&self->groups);
     frame_unref(&self->ping_frame);
@@ -569,6 +581,7 @@ gateway_destroy(gateway_t **self_p)
         free(node);
     hmap_release(&self->ip_rates);
     free(self->slots);
+    free(self->dirty);
     free(self->conns_by_hub);
     for (size_t i = 0; i < 5; i++)
         free(self->hdrbuf[i]);

@@ -18,6 +18,7 @@
 #include "gateway/gateway.h"
 #include "gateway/groupidx.h"
 #include "gateway/hmap.h"
+#include "gateway/listener.h"
 #include "gateway/outq.h"
 #include "gateway/tokens.h"
 #include "gateway/upstream.h"
@@ -93,6 +94,7 @@ enum conn_flags {
     /* a refusal waits for the client's handshake record, so that the
      * client is past its connecting state when the answer arrives */
     CF_DEFERRED = 1 << 8,
+    CF_DIRTY = 1 << 9, /* in gateway.dirty: flush at the next iteration */
 };
 
 typedef struct conn {
@@ -105,16 +107,17 @@ typedef struct conn {
     cdt_buf_t rx;    /* unfinished inbound record */
     cdt_buf_t *held; /* records after the handshake, before its answer */
     gi_conn_t groups;
-    token_t *token;       /* the negotiate token it used, or NULL */
-    uint32_t slot;        /* index in gateway.slots */
-    uint32_t req_id;      /* pending AUTH or CONN_OPEN, 0 = none */
-    uint32_t rate_window; /* second of rate_count */
+    token_t *token;           /* the negotiate token it used, or NULL */
+    const char *close_reason; /* static text for the close frame */
+    uint32_t slot;            /* index in gateway.slots */
+    uint32_t dirty;           /* index in gateway.dirty while CF_DIRTY */
+    uint32_t req_id;          /* pending AUTH or CONN_OPEN, 0 = none */
+    uint32_t rate_window;     /* second of rate_count */
     uint16_t rate_count;
     uint16_t hub;
     uint16_t close_code; /* WebSocket close status when CF_CLOSING */
-    uint8_t phase;
     uint16_t flags;
-    const char *close_reason; /* static text for the close frame */
+    uint8_t phase;
     char *hs_error; /* CF_DEFERRED handshake error to answer, or NULL */
 } conn_t;
 
@@ -142,6 +145,7 @@ typedef struct gw_metrics {
     uint64_t messages_received; /* hub records from clients */
     uint64_t messages_sent;     /* frames written to clients */
     uint64_t ws_writes;         /* lws_write calls (after coalescing) */
+    uint64_t writes_waited;     /* flushes that had to wait for POLLOUT */
     uint64_t deliveries;        /* event frames queued to members */
     uint64_t events;            /* EVENT messages from the broker */
     uint64_t events_unrouted;   /* EVENT with no local member */
@@ -167,7 +171,8 @@ struct gateway {
     cdt_catalog_t *catalog; /* owned */
     struct lws_context *ctx;
     struct lws_vhost *vhost;
-    struct lws_protocols protocols[3];
+    struct lws_protocols protocols[4];
+    listener_t *listener;
     upstream_t *link;
     tokens_t *tokens;
     groupidx_t *groups;
@@ -205,6 +210,11 @@ struct gateway {
 
     lws_sorted_usec_list_t sul_tick;
     lws_sorted_usec_list_t sul_stop;
+    lws_sorted_usec_list_t sul_flush;
+    conn_t **dirty; /* connections with new output; NULL = closed since */
+    size_t n_dirty;
+    size_t cap_dirty;
+    bool flush_scheduled;
     bool evlib;    /* libev (epoll) rather than lws' poll() loop */
     bool stopping; /* the stop has been scheduled on the loop */
     int64_t next_scan_ms;
@@ -267,6 +277,10 @@ void conn_close_with(gateway_t *gw, conn_t *c, const char *error,
                      bool allow_reconnect);
 /* Closes with a WebSocket status and reason, nothing SignalR-level. */
 void conn_abort(gateway_t *gw, conn_t *c, uint16_t code, const char *reason);
+/* Writes the output queued since the last flush: one coalesced write per
+ * connection, straight from here when lws holds nothing back for it,
+ * otherwise through a writable callback (also for closing ones). */
+void conn_flush(gateway_t *gw);
 /* The once-a-second checks of one connection. */
 void conn_tick(gateway_t *gw, cslot_t *slot, int64_t now_ms);
 /* Sends CONN_OPEN for a replay after the link came back. */

@@ -187,8 +187,7 @@ s_text(gateway_t *gw, struct lws *wsi, unsigned status, const char *text,
                      strlen(text), origin, NULL, true);
 }
 
-/* ---- negotiate ------------------------------------------------------------
- */
+/* ---- negotiate ----------------------------------------------------------- */
 
 static const char *
 s_status_text(int status)
@@ -346,8 +345,7 @@ http_drop(gateway_t *gw, pss_t *pss)
     pss->http = NULL;
 }
 
-/* ---- /healthz, /metrics, static files
- * ------------------------------------------ */
+/* ---- /healthz, /metrics, static files ------------------------------------ */
 
 static int
 s_healthz(gateway_t *gw, struct lws *wsi)
@@ -394,6 +392,11 @@ http_metrics(gateway_t *gw, cdt_buf_t *out)
              "WebSocket connections accepted.", m->connections_opened);
     s_metric(out, "conduit_gateway_connections_closed_total", "counter",
              "WebSocket connections closed.", m->connections_closed);
+    s_metric(out, "conduit_gateway_tcp_accepted_total", "counter",
+             "TCP connections accepted.", listener_accepted(gw->listener));
+    s_metric(out, "conduit_gateway_tcp_refused_total", "counter",
+             "TCP connections closed at once for lack of descriptors.",
+             listener_refused(gw->listener));
     s_metric(out, "conduit_gateway_negotiations_total", "counter",
              "Negotiate requests.", m->negotiations);
     s_metric(out, "conduit_gateway_auth_failures_total", "counter",
@@ -409,6 +412,10 @@ http_metrics(gateway_t *gw, cdt_buf_t *out)
              "Hub protocol frames written to clients.", m->messages_sent);
     s_metric(out, "conduit_gateway_ws_writes_total", "counter",
              "WebSocket messages written (after coalescing).", m->ws_writes);
+    s_metric(out, "conduit_gateway_writes_waited_total", "counter",
+             "Flushes that waited for the socket (a previous write was "
+             "still buffered).",
+             m->writes_waited);
     s_metric(out, "conduit_gateway_deliveries_total", "counter",
              "Event frames queued to a connection.", m->deliveries);
     s_metric(out, "conduit_gateway_events_total", "counter",
@@ -547,8 +554,7 @@ s_http(gateway_t *gw, struct lws *wsi, pss_t *pss, const char *uri)
     return s_static(gw, wsi, uri);
 }
 
-/* ---- WebSocket upgrade
- * --------------------------------------------------------- */
+/* ---- WebSocket upgrade --------------------------------------------------- */
 
 static bool
 s_connect_allowed(gateway_t *gw, struct lws *wsi)
@@ -646,8 +652,7 @@ http_confirm_upgrade(gateway_t *gw, struct lws *wsi)
     return 0;
 }
 
-/* ---- the HTTP side of the protocol callback
- * ------------------------------------ */
+/* ---- the HTTP side of the protocol callback ------------------------------ */
 
 int
 http_callback(gateway_t *gw, struct lws *wsi, enum lws_callback_reasons reason,
