@@ -62,7 +62,7 @@ LOADGEN := $(B)/conduit-bench
 # Unit suites: tests/unit/<component>/test_*.c, one runner per component.
 # Each test file exports `Suite *<name>_suite(void)`; the runner's list is
 # generated from those definitions, so adding a file is enough.
-UNIT_COMPONENTS := $(notdir $(wildcard tests/unit/*))
+UNIT_COMPONENTS := $(notdir $(patsubst %/,%,$(wildcard tests/unit/*/)))
 UNIT_RUNNERS := $(foreach c,$(UNIT_COMPONENTS),$(B)/check_$(c))
 
 .PHONY: all run check unit e2e bench bench-quick fuzz memcheck format \
