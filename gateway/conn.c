@@ -30,6 +30,23 @@
  * flushed, then the WebSocket is closed with 1000; a peer that never becomes
  * writable is dropped after GW_CLOSE_GRACE_MS.
  *
+ * Failure rules (README "Failure behaviour"). Slow consumer: a frame that
+ * would take the queue past gateway.max_queue_bytes first makes us write
+ * what the socket takes right now (one batch from the broker may queue
+ * more than the bound before its flush); only if lws then still holds an
+ * unfinished write is the client slow: its queue is dropped and it gets
+ * a Close with allowReconnect. Silence: from the handshake answer on, a
+ * client must send something every gateway.client_timeout_ms (Close with
+ * allowReconnect); before it, the handshake must come within
+ * gateway.handshake_timeout_ms (WebSocket 1008). Bad input -- a record
+ * over gateway.max_message_bytes (1009), text that is not UTF-8 (1007), a
+ * binary frame (1003), bad JSON or an invalid hub message (1000) -- gets a
+ * Close whose error says what was wrong and no reconnect, since the same
+ * client would only send it again. Frames lws itself refuses (bad opcode,
+ * reserved bits, ...) are closed by lws with 1002 and only counted here.
+ * Deadlines are checked by the once-a-second scan, so they are honoured
+ * within a second.
+ *
  * SPDX-License-Identifier: MIT
  */
 #include "gateway/gateway_int.h"
@@ -40,6 +57,7 @@
 #include "common/cdt_mem.h"
 #include "gateway/httputil.h"
 #include "gateway/hubproto_json.h"
+#include "gateway/tcpinfo.h"
 
 #include <assert.h>
 #include <stdio.h>
@@ -194,6 +212,14 @@ s_flush_cb(lws_sorted_usec_list_t *sul)
     conn_flush(gw);
 }
 
+/* Empties the queue, counting what the client will never get. */
+static void
+s_drop_queue(gateway_t *gw, conn_t *c, enum gw_drop why)
+{
+    gw->m.dropped[why] += c->q.n;
+    outq_clear(&c->q, &gw->pool);
+}
+
 static void
 s_begin_close(gateway_t *gw, conn_t *c, uint16_t code, const char *reason)
 {
@@ -228,13 +254,13 @@ s_handshake_fail(gateway_t *gw, conn_t *c, const char *error)
          * arrives while it is still connecting: wait for its handshake */
         c->flags |= CF_DEFERRED;
         c->hs_error = cdt_xstrdup(error);
-        outq_clear(&c->q, &gw->pool);
+        s_drop_queue(gw, c, GW_DROP_CLOSING);
         return;
     }
     gw->m.handshake_failures++;
     cdt_log_info("conn#%llu: handshake failed: %s", (unsigned long long)c->id,
                  error);
-    outq_clear(&c->q, &gw->pool);
+    s_drop_queue(gw, c, GW_DROP_CLOSING);
     cdt_buf_reset(&gw->tmp);
     hubproto_json_handshake_response(&gw->tmp, error);
     frame_t *f = frame_new(gw->tmp.data, gw->tmp.len);
@@ -245,19 +271,22 @@ s_handshake_fail(gateway_t *gw, conn_t *c, const char *error)
 }
 
 static void
-s_close_frame(gateway_t *gw, conn_t *c, frame_t *frame, bool drop_queued)
+s_close_frame(gateway_t *gw, conn_t *c, frame_t *frame, bool drop_queued,
+              uint16_t ws_code)
 {
     if (c->flags & CF_CLOSING)
         return;
     if (drop_queued)
-        outq_clear(&c->q, &gw->pool);
+        s_drop_queue(gw, c, GW_DROP_SLOW_CONSUMER);
     outq_push(&c->q, &gw->pool, frame);
-    s_begin_close(gw, c, LWS_CLOSE_STATUS_NORMAL, NULL);
+    s_begin_close(gw, c, ws_code, NULL);
 }
 
-void
-conn_close_with(gateway_t *gw, conn_t *c, const char *error,
-                bool allow_reconnect)
+/* conn_close_with, ending with WebSocket status ws_code rather than 1000
+ * (1003, 1007, 1009 say what was wrong to clients that look). */
+static void
+s_close_with_code(gateway_t *gw, conn_t *c, const char *error,
+                  bool allow_reconnect, uint16_t ws_code)
 {
     if (c->flags & CF_CLOSING)
         return;
@@ -270,8 +299,15 @@ conn_close_with(gateway_t *gw, conn_t *c, const char *error,
     cdt_buf_reset(&gw->tmp);
     hubproto_json_close(&gw->tmp, error, allow_reconnect);
     frame_t *f = frame_new(gw->tmp.data, gw->tmp.len);
-    s_close_frame(gw, c, f, false);
+    s_close_frame(gw, c, f, false, ws_code);
     frame_unref(&f);
+}
+
+void
+conn_close_with(gateway_t *gw, conn_t *c, const char *error,
+                bool allow_reconnect)
+{
+    s_close_with_code(gw, c, error, allow_reconnect, LWS_CLOSE_STATUS_NORMAL);
 }
 
 void
@@ -279,7 +315,7 @@ conn_abort(gateway_t *gw, conn_t *c, uint16_t code, const char *reason)
 {
     if (c->flags & (CF_CLOSING | CF_DEFERRED))
         return;
-    outq_clear(&c->q, &gw->pool);
+    s_drop_queue(gw, c, GW_DROP_CLOSING);
     if (!(c->flags & CF_HS_RECEIVED)) {
         /* closing before the client sent its handshake makes its send
          * fail with a confusing error; the handshake timeout bounds the
@@ -318,21 +354,55 @@ s_slow_consumer(gateway_t *gw, conn_t *c)
         s_handshake_fail(gw, c, CLOSED_WITH_ERROR);
         return;
     }
-    s_close_frame(gw, c, gw->slow_frame, true);
+    s_close_frame(gw, c, gw->slow_frame, true, LWS_CLOSE_STATUS_NORMAL);
 }
 
-void
+/* Writes as much of the queue as the socket takes now (lws holds back at
+ * most one unfinished write). Returns -1 if the connection failed. */
+static int
+s_drain_now(gateway_t *gw, conn_t *c)
+{
+    while (!outq_empty(&c->q) && !lws_partial_buffered(c->wsi)) {
+        if (s_write_some(gw, c) != 0) {
+            c->flags |= CF_KILLED;
+            lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static bool
+s_over_bound(const gateway_t *gw, const conn_t *c, const frame_t *frame)
+{
+    return (uint64_t)c->q.bytes + frame->len >
+           (uint64_t)gw->cfg->gateway_max_queue_bytes;
+}
+
+bool
 conn_deliver(gateway_t *gw, conn_t *c, frame_t *frame)
 {
-    if (c->flags & (CF_CLOSING | CF_KILLED | CF_DEFERRED))
-        return;
-    if ((uint64_t)c->q.bytes + frame->len >
-        (uint64_t)gw->cfg->gateway_max_queue_bytes) {
+    if (c->flags & (CF_CLOSING | CF_KILLED | CF_DEFERRED)) {
+        gw->m.dropped[GW_DROP_CLOSING]++;
+        return false;
+    }
+    /* A full queue is not yet a slow consumer: one batch from the broker
+     * can queue more than the bound before the flush that ends it. Only
+     * a socket that takes no more (lws holds an unfinished write) makes
+     * the client slow. */
+    if (s_over_bound(gw, c, frame) && (c->flags & CF_HS_DONE) &&
+        s_drain_now(gw, c) != 0) {
+        gw->m.dropped[GW_DROP_CLOSING]++;
+        return false;
+    }
+    if (s_over_bound(gw, c, frame)) {
+        gw->m.dropped[GW_DROP_SLOW_CONSUMER]++; /* this frame */
         s_slow_consumer(gw, c);
-        return;
+        return false;
     }
     outq_push(&c->q, &gw->pool, frame);
     s_want_write(gw, c);
+    return true;
 }
 
 int
@@ -342,8 +412,10 @@ conn_writeable(gateway_t *gw, conn_t *c)
     if (c->flags & CF_KILLED)
         return -1;
     if ((c->flags & CF_HS_DONE) && !outq_empty(&c->q)) {
-        if (s_write_some(gw, c) != 0)
+        if (s_write_some(gw, c) != 0) {
+            c->flags |= CF_KILLED;
             return -1;
+        }
         if (!outq_empty(&c->q)) {
             s_request_writable(c);
             return 0;
@@ -509,29 +581,14 @@ s_invoke_error(gateway_t *gw, conn_t *c, const hub_msg_t *msg,
     s_completion_error(gw, c, msg->invocation_id, text);
 }
 
-static bool
-s_rate_limited(gateway_t *gw, conn_t *c, int64_t now)
-{
-    int64_t limit = gw->cfg->gateway_invocations_per_sec;
-    if (limit <= 0)
-        return false;
-    uint32_t sec = (uint32_t)(now / 1000);
-    if (sec != c->rate_window) {
-        c->rate_window = sec;
-        c->rate_count = 0;
-    }
-    if (c->rate_count >= limit)
-        return true;
-    c->rate_count++;
-    return false;
-}
-
 static void
 s_invoke(gateway_t *gw, conn_t *c, const hub_msg_t *msg, int64_t now)
 {
     gw->m.invocations++;
-    if (s_rate_limited(gw, c, now)) {
-        gw->m.invoke_rate_limited++;
+    if (!limits_rate_allow(&c->rate, gw->cfg->gateway_invocations_per_sec,
+                           now)) {
+        /* a blocking call learns why; a non-blocking one is dropped */
+        gw->m.refusals[LIMITS_REF_INVOKE_RATE]++;
         s_invoke_error(gw, c, msg,
                        "Rate limit exceeded. Please try again later.");
         return;
@@ -618,13 +675,20 @@ conn_invoke_fail(gateway_t *gw, const req_t *req)
 
 /* ---- input --------------------------------------------------------------- */
 
+/* Closes on input the client must not send again: a Close with the
+ * reason (as ASP.NET words it with detailed errors) and no reconnect,
+ * since the same client would only repeat it. */
 static void
-s_protocol_error(gateway_t *gw, conn_t *c, const char *why)
+s_protocol_error(gateway_t *gw, conn_t *c, enum limits_proto_error kind,
+                 const char *why, uint16_t ws_code)
 {
-    gw->m.protocol_errors++;
-    cdt_log_warn("conn#%llu: closing on a protocol error: %s",
-                 (unsigned long long)c->id, why);
-    conn_close_with(gw, c, CLOSED_WITH_ERROR, true);
+    gw->m.protocol_errors[kind]++;
+    cdt_log_warn("conn#%llu: closing on a protocol error (%s): %s",
+                 (unsigned long long)c->id, limits_proto_error_name(kind), why);
+    char text[384];
+    snprintf(text, sizeof text, "%s InvalidDataException: %s",
+             CLOSED_WITH_ERROR, why);
+    s_close_with_code(gw, c, text, false, ws_code);
 }
 
 static int
@@ -637,7 +701,11 @@ s_hub_record(gateway_t *gw, conn_t *c, const char *text, size_t len)
     char err[256];
     if (hubproto_json_parse(text, len, &gw->scratch, &msg, err, sizeof err) !=
         0) {
-        s_protocol_error(gw, c, err);
+        enum limits_proto_error kind = limits_classify(text, len, err);
+        s_protocol_error(gw, c, kind, err,
+                         kind == LIMITS_PE_UTF8
+                             ? LWS_CLOSE_STATUS_INVALID_PAYLOAD
+                             : LWS_CLOSE_STATUS_NORMAL);
         return -1;
     }
     int64_t now = cdt_clock_mono_ms();
@@ -676,8 +744,11 @@ s_handshake_ok(gateway_t *gw, conn_t *c)
     frame_t *f = frame_new(gw->tmp.data, gw->tmp.len);
     outq_push_front(&c->q, &gw->pool, f);
     frame_unref(&f);
-    c->flags |= CF_HS_DONE;
-    s_slot(gw, c)->deadline_ms = 0; /* client timeout armed by a message */
+    /* from here the client must say something (a Ping at least) every
+     * gateway.client_timeout_ms, as with ASP.NET */
+    c->flags |= CF_HS_DONE | CF_TIMEOUT_ARMED;
+    s_slot(gw, c)->deadline_ms =
+        cdt_clock_mono_ms() + gw->cfg->gateway_client_timeout_ms;
     s_want_write(gw, c);
     cdt_log_debug("conn#%llu: handshake done", (unsigned long long)c->id);
     cdt_buf_t *held = c->held;
@@ -760,6 +831,25 @@ s_on_record(void *arg, const char *text, size_t len)
     return s_hub_record(gw, c, text, len);
 }
 
+/* A record over gateway.max_message_bytes: refused with the .NET text. */
+static void
+s_too_big(gateway_t *gw, conn_t *c, const char *why)
+{
+    gw->m.refusals[LIMITS_REF_MESSAGE_SIZE]++;
+    cdt_log_warn("conn#%llu: closing: %s", (unsigned long long)c->id, why);
+    if (!(c->flags & CF_HS_RECEIVED)) {
+        c->flags |= CF_HS_RECEIVED;
+        s_handshake_fail(gw, c, "Handshake was canceled.");
+        return;
+    }
+    char text[256];
+    snprintf(text, sizeof text,
+             "%s InvalidDataException: The maximum message size of %lldB "
+             "was exceeded.",
+             CLOSED_WITH_ERROR, (long long)gw->cfg->gateway_max_message_bytes);
+    s_close_with_code(gw, c, text, false, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE);
+}
+
 int
 conn_receive(gateway_t *gw, conn_t *c, const void *in, size_t len)
 {
@@ -769,6 +859,21 @@ conn_receive(gateway_t *gw, conn_t *c, const void *in, size_t len)
         s_run_deferred(gw, c);
         return 0;
     }
+    if (lws_frame_is_binary(c->wsi)) {
+        /* the JSON protocol is text only (SIGNALR.md); MessagePack,
+         * which would use binary frames, is not negotiated */
+        cdt_buf_release(&c->rx);
+        if (!(c->flags & CF_HS_RECEIVED)) {
+            gw->m.protocol_errors[LIMITS_PE_BINARY]++;
+            c->flags |= CF_HS_RECEIVED;
+            s_handshake_fail(gw, c, "Handshake was canceled.");
+            return 0;
+        }
+        s_protocol_error(gw, c, LIMITS_PE_BINARY,
+                         "a binary frame on a JSON protocol connection",
+                         LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE);
+        return 0;
+    }
     rx_ctx_t x = {gw, c};
     char err[256];
     int r = hubproto_json_feed(&c->rx, in, len,
@@ -776,12 +881,7 @@ conn_receive(gateway_t *gw, conn_t *c, const void *in, size_t len)
                                s_on_record, &x, err, sizeof err);
     if (r == -2) {
         cdt_buf_release(&c->rx);
-        if (!(c->flags & CF_HS_RECEIVED)) {
-            c->flags |= CF_HS_RECEIVED;
-            s_handshake_fail(gw, c, "Handshake was canceled.");
-        } else {
-            s_protocol_error(gw, c, err);
-        }
+        s_too_big(gw, c, err);
     }
     return 0;
 }
@@ -857,9 +957,29 @@ conn_established(gateway_t *gw, struct lws *wsi, pss_t *pss)
     return 0;
 }
 
+/* lws closes a connection itself when it refuses a frame (bad opcode,
+ * reserved bits, a fragmented or oversize control frame, a stray
+ * continuation): it sends 1002 if it can, then calls CLOSED without
+ * saying why. A close nobody here asked for, while the client is still
+ * connected and did not send a close, is such a refusal. */
+static void
+s_count_lws_close(gateway_t *gw, conn_t *c)
+{
+    if ((c->flags & (CF_CLOSING | CF_KILLED | CF_PEER_CLOSED)) || gw->stop)
+        return;
+    tcpinfo_t ti;
+    if (tcpinfo_get(lws_get_socket_fd(c->wsi), &ti) != 0 || !ti.peer_open)
+        return; /* the client hung up or reset */
+    gw->m.protocol_errors[LIMITS_PE_WEBSOCKET]++;
+    cdt_log_info("conn#%llu: closed by the WebSocket layer (a frame it "
+                 "refused)",
+                 (unsigned long long)c->id);
+}
+
 void
 conn_closed(gateway_t *gw, conn_t *c)
 {
+    s_count_lws_close(gw, c);
     if (c->flags & CF_BROKER_OPEN) {
         cdt_buf_reset(&gw->linkbuf);
         cdt_link_encode_conn_close(&gw->linkbuf, c->id);
@@ -874,7 +994,7 @@ conn_closed(gateway_t *gw, conn_t *c)
     if (c->flags & CF_DIRTY)
         gw->dirty[c->dirty] = NULL;
     groupidx_leave_all(gw->groups, &c->groups);
-    outq_clear(&c->q, &gw->pool);
+    s_drop_queue(gw, c, GW_DROP_CLOSED);
     tokens_remove(gw->tokens, &c->token);
     hmap_remove(&gw->conns, &c->node);
     s_slot_remove(gw, c);
@@ -908,21 +1028,30 @@ conn_tick(gateway_t *gw, cslot_t *slot, int64_t now)
                 s_handshake_fail(gw, c, "Handshake was canceled.");
                 return;
             }
-            /* no handshake ever came: nobody to answer, just close */
+            /* no handshake ever came: nobody to answer, just close (with
+             * the refusal a deferred abort was holding, if any) */
             c->flags &= (uint16_t)~CF_DEFERRED;
             free(c->hs_error);
             c->hs_error = NULL;
-            outq_clear(&c->q, &gw->pool);
-            s_begin_close(
-                gw, c, c->close_code ? c->close_code : LWS_CLOSE_STATUS_NORMAL,
-                c->close_reason);
+            s_drop_queue(gw, c, GW_DROP_CLOSING);
+            if (!c->close_code) {
+                gw->m.refusals[LIMITS_REF_HANDSHAKE_TIMEOUT]++;
+                cdt_log_info("conn#%llu: no handshake within %lld ms",
+                             (unsigned long long)c->id,
+                             (long long)gw->cfg->gateway_handshake_timeout_ms);
+                s_begin_close(gw, c, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+                              "Handshake timed out");
+                return;
+            }
+            s_begin_close(gw, c, c->close_code, c->close_reason);
             return;
         }
         if (c->flags & CF_TIMEOUT_ARMED) {
             gw->m.client_timeouts++;
             cdt_log_info("conn#%llu: client timeout",
                          (unsigned long long)c->id);
-            s_close_frame(gw, c, gw->timeout_frame, false);
+            s_close_frame(gw, c, gw->timeout_frame, false,
+                          LWS_CLOSE_STATUS_NORMAL);
             return;
         }
     }

@@ -31,6 +31,7 @@
 #include "gateway/hubproto_json.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,6 +175,7 @@ s_on_event(gateway_t *gw, const cdt_link_msg_t *msg)
         gw->m.events_unrouted++;
         return;
     }
+    gw->events_by_hub[hub->index]++;
     uint64_t stamp = ++gw->next_stamp;
     frame_t *frame = NULL;
     for (size_t i = 0; i < msg->groups.n; i++) {
@@ -189,8 +191,8 @@ s_on_event(gateway_t *gw, const cdt_link_msg_t *msg)
             c->stamp = stamp;
             if (!frame)
                 frame = frame_new(msg->json.ptr, msg->json.len);
-            conn_deliver(gw, c, frame);
-            gw->m.deliveries++;
+            if (conn_deliver(gw, c, frame))
+                gw->m.deliveries++;
         }
     }
     if (!frame)
@@ -232,9 +234,9 @@ s_on_link_msg(void *arg, const cdt_link_msg_t *msg)
         c = conn_find(gw, msg->conn_id);
         if (c && c->phase == PH_READY && msg->json.len) {
             frame_t *f = frame_new(msg->json.ptr, msg->json.len);
-            conn_deliver(gw, c, f);
+            if (conn_deliver(gw, c, f))
+                gw->m.deliveries++;
             frame_unref(&f);
-            gw->m.deliveries++;
         }
         break;
     case CDT_LINK_AUTH_REP:
@@ -306,16 +308,7 @@ s_scan(gateway_t *gw, int64_t now)
             now - s->send_ms >= gw->cfg->gateway_keepalive_ms)
             conn_tick(gw, s, now);
     }
-    int64_t sec = now / 1000;
-    if (sec != gw->ip_rate_sec && gw->ip_rates.count) {
-        size_t pos = 0;
-        hnode_t *cursor = NULL, *node;
-        while ((node = hmap_iter(&gw->ip_rates, &pos, &cursor))) {
-            hmap_remove(&gw->ip_rates, node);
-            free(node);
-        }
-    }
-    gw->ip_rate_sec = sec;
+    limits_ipmap_expire(&gw->ip_rates, now);
 }
 
 static void
@@ -364,6 +357,12 @@ s_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         return conn_established(gw, wsi, pss);
     case LWS_CALLBACK_RECEIVE:
         return pss->conn ? conn_receive(gw, pss->conn, in, len) : -1;
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        /* lws answers the close itself; this only tells conn_closed that
+         * the client ended it (not a frame lws refused) */
+        if (pss && pss->conn)
+            pss->conn->flags |= CF_PEER_CLOSED;
+        return 0;
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return pss->conn ? conn_writeable(gw, pss->conn) : 0;
     case LWS_CALLBACK_CLOSED:
@@ -413,6 +412,59 @@ s_close_frame(const char *error, bool allow_reconnect)
     return f;
 }
 
+static bool
+s_set(const char *s)
+{
+    return s && *s;
+}
+
+static int
+s_check_readable(const char *key, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        cdt_log_error("cannot read %s '%s': %s", key, path, strerror(errno));
+        return -1;
+    }
+    fclose(f);
+    return 0;
+}
+
+int
+gateway_check_config(const cdt_config_t *cfg)
+{
+    int rc = 0;
+    char host[256];
+    int port;
+    if (httputil_parse_listen(cfg->gateway_listen, host, sizeof host, &port) !=
+        0) {
+        cdt_log_error("invalid gateway.listen '%s': expected host:port",
+                      cfg->gateway_listen);
+        rc = -1;
+    }
+    if (s_set(cfg->gateway_tls_cert) != s_set(cfg->gateway_tls_key)) {
+        cdt_log_error("gateway.tls_cert and gateway.tls_key go together");
+        rc = -1;
+    } else if (s_set(cfg->gateway_tls_cert) &&
+               (s_check_readable("gateway.tls_cert", cfg->gateway_tls_cert) !=
+                    0 ||
+                s_check_readable("gateway.tls_key", cfg->gateway_tls_key) !=
+                    0)) {
+        rc = -1;
+    }
+    if (s_set(cfg->gateway_curve_cert) !=
+        s_set(cfg->gateway_curve_server_public)) {
+        cdt_log_error("gateway.curve_cert and gateway.curve_server_public go "
+                      "together");
+        rc = -1;
+    } else if (s_set(cfg->gateway_curve_cert) &&
+               upstream_check_curve(cfg->gateway_curve_cert,
+                                    cfg->gateway_curve_server_public) != 0) {
+        rc = -1;
+    }
+    return rc;
+}
+
 gateway_t *
 gateway_new(const cdt_config_t *cfg, cdt_catalog_t **catalog_p)
 {
@@ -426,6 +478,9 @@ gateway_new(const cdt_config_t *cfg, cdt_catalog_t **catalog_p)
     self->groups = groupidx_new();
     self->conns_by_hub =
         cdt_xcalloc(self->catalog->n_hubs + 1, sizeof *self->conns_by_hub);
+    self->events_by_hub =
+        cdt_xcalloc(self->catalog->n_hubs + 1, sizeof *self->events_by_hub);
+    limits_ipmap_init(&self->ip_rates);
     self->hdrbuf_size = (size_t)cfg->gateway_max_header_bytes + 1;
     for (size_t i = 0; i < 5; i++)
         self->hdrbuf[i] = cdt_xmalloc(self->hdrbuf_size);
@@ -438,9 +493,18 @@ gateway_new(const cdt_config_t *cfg, cdt_catalog_t **catalog_p)
     hubproto_json_ping(&b);
     self->ping_frame = frame_new(b.data, b.len);
     cdt_buf_release(&b);
-    self->timeout_frame =
-        s_close_frame("Connection closed with an error.", true);
-    self->slow_frame = s_close_frame("Connection closed with an error.", true);
+    /* both reasons are the server's view: the client may reconnect */
+    char text[200];
+    snprintf(text, sizeof text,
+             "Connection closed with an error. Client timeout: nothing "
+             "received for %lld ms.",
+             (long long)cfg->gateway_client_timeout_ms);
+    self->timeout_frame = s_close_frame(text, true);
+    snprintf(text, sizeof text,
+             "Connection closed with an error. Slow consumer: more than %lld "
+             "bytes waiting to be sent.",
+             (long long)cfg->gateway_max_queue_bytes);
+    self->slow_frame = s_close_frame(text, true);
 
     if (httputil_parse_listen(cfg->gateway_listen, self->host,
                               sizeof self->host, &self->port) != 0) {
@@ -497,8 +561,21 @@ gateway_new(const cdt_config_t *cfg, cdt_catalog_t **catalog_p)
     info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
     info.protocols = self->protocols;
     info.user = self;
-    info.max_http_header_data = (unsigned short)cfg->gateway_max_header_bytes;
+    /* lws keeps the request head in one buffer of this size and closes
+     * the connection, without an answer, when a head does not fit */
+    int64_t hdr = cfg->gateway_max_header_bytes;
+    if (hdr > UINT16_MAX) {
+        cdt_log_warn("gateway.max_header_bytes %lld is more than lws can "
+                     "hold: using %u",
+                     (long long)hdr, (unsigned)UINT16_MAX);
+        hdr = UINT16_MAX;
+    }
+    info.max_http_header_data = (unsigned short)hdr;
     info.max_http_header_pool = 0;
+    /* a connection that has not sent a whole request head by then is
+     * closed: the handshake timeout covers the HTTP part too */
+    info.timeout_secs_ah_idle =
+        (unsigned int)((cfg->gateway_handshake_timeout_ms + 999) / 1000);
     info.keepalive_timeout = 5;
     info.retry_and_idle_policy = &s_no_validity;
     info.options = 0;
@@ -575,14 +652,11 @@ gateway_destroy(gateway_t **self_p)
     outq_pool_release(&self->pool);
     hmap_release(&self->conns);
     hmap_release(&self->reqs);
-    size_t pos = 0;
-    hnode_t *cursor = NULL, *node;
-    while ((node = hmap_iter(&self->ip_rates, &pos, &cursor)))
-        free(node);
-    hmap_release(&self->ip_rates);
+    limits_ipmap_release(&self->ip_rates);
     free(self->slots);
     free(self->dirty);
     free(self->conns_by_hub);
+    free(self->events_by_hub);
     for (size_t i = 0; i < 5; i++)
         free(self->hdrbuf[i]);
     free(self->static_dir);

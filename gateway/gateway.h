@@ -28,6 +28,12 @@ typedef struct gateway gateway_t;
  * logging why. */
 gateway_t *gateway_new(const cdt_config_t *cfg, cdt_catalog_t **catalog_p);
 
+/* What --check-config adds to the configuration's own checks: the listen
+ * address parses, the TLS certificate and key are both given and
+ * readable, the CurveZMQ certificates are both given and load, ours with
+ * its secret key. Returns 0, or -1 after logging each problem. */
+int gateway_check_config(const cdt_config_t *cfg);
+
 /* Closes every connection (each is told CONN_CLOSE upstream) and frees. */
 void gateway_destroy(gateway_t **self_p);
 

@@ -18,6 +18,7 @@
 #include "gateway/gateway.h"
 #include "gateway/groupidx.h"
 #include "gateway/hmap.h"
+#include "gateway/limits.h"
 #include "gateway/listener.h"
 #include "gateway/outq.h"
 #include "gateway/tokens.h"
@@ -95,6 +96,7 @@ enum conn_flags {
      * client is past its connecting state when the answer arrives */
     CF_DEFERRED = 1 << 8,
     CF_DIRTY = 1 << 9, /* in gateway.dirty: flush at the next iteration */
+    CF_PEER_CLOSED = 1 << 10, /* the client sent a WebSocket close */
 };
 
 typedef struct conn {
@@ -112,8 +114,7 @@ typedef struct conn {
     uint32_t slot;            /* index in gateway.slots */
     uint32_t dirty;           /* index in gateway.dirty while CF_DIRTY */
     uint32_t req_id;          /* pending AUTH or CONN_OPEN, 0 = none */
-    uint32_t rate_window;     /* second of rate_count */
-    uint16_t rate_count;
+    limits_rate_t rate;       /* invocations this second */
     uint16_t hub;
     uint16_t close_code; /* WebSocket close status when CF_CLOSING */
     uint16_t flags;
@@ -136,6 +137,14 @@ typedef struct pss {
 
 /* ---- metrics ------------------------------------------------------------- */
 
+/* Why frames meant for a client were never written to it. */
+enum gw_drop {
+    GW_DROP_SLOW_CONSUMER = 0, /* discarded when the queue bound was hit */
+    GW_DROP_CLOSING,           /* offered to a connection already closing */
+    GW_DROP_CLOSED,            /* still queued when the connection ended */
+    GW_DROP_COUNT
+};
+
 typedef struct gw_metrics {
     uint64_t connections_opened;
     uint64_t connections_closed;
@@ -154,13 +163,14 @@ typedef struct gw_metrics {
     uint64_t invocations;
     uint64_t invoke_timeouts;
     uint64_t invoke_late;
-    uint64_t invoke_rate_limited;
     uint64_t slow_consumer_closes;
     uint64_t client_timeouts;
     uint64_t handshake_failures;
-    uint64_t protocol_errors;
-    uint64_t connect_rate_limited;
+    uint64_t origin_refused;
     uint64_t replays;
+    uint64_t protocol_errors[LIMITS_PE_COUNT];
+    uint64_t refusals[LIMITS_REF_COUNT];
+    uint64_t dropped[GW_DROP_COUNT]; /* frames never written, by reason */
 } gw_metrics_t;
 
 /* ---- the gateway ----------------------------------------------------------
@@ -184,15 +194,15 @@ struct gateway {
     size_t cap_slots;
     uint64_t next_conn_id;
     uint64_t next_stamp;
-    uint64_t *conns_by_hub; /* n_hubs counters */
+    uint64_t *conns_by_hub;  /* n_hubs counters */
+    uint64_t *events_by_hub; /* n_hubs counters: EVENTs received */
 
     hmap_t reqs; /* req_t by id */
     req_t *req_head;
     req_t *req_tail;
     uint32_t next_req_id;
 
-    hmap_t ip_rates; /* connects per client address this second */
-    int64_t ip_rate_sec;
+    limits_ipmap_t ip_rates; /* connects per client address this second */
 
     uint8_t *wbuf; /* LWS_PRE + coalesced frames */
     size_t wbuf_cap;
@@ -270,8 +280,10 @@ void conn_open_timeout(gateway_t *gw, conn_t *c);
 void conn_invoke_reply(gateway_t *gw, const cdt_link_msg_t *msg);
 /* The INVOKE got no answer in time or the link went down. */
 void conn_invoke_fail(gateway_t *gw, const req_t *req);
-/* Queues a frame for an event/direct delivery; closes slow consumers. */
-void conn_deliver(gateway_t *gw, conn_t *c, frame_t *frame);
+/* Queues a frame for an event/direct delivery; closes slow consumers.
+ * Returns true if the frame was queued (false: the connection is closing,
+ * or was just closed as a slow consumer; counted in m.dropped). */
+bool conn_deliver(gateway_t *gw, conn_t *c, frame_t *frame);
 /* Queues a Close record (error may be NULL) and closes after writing. */
 void conn_close_with(gateway_t *gw, conn_t *c, const char *error,
                      bool allow_reconnect);

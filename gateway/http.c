@@ -11,11 +11,21 @@
  * answer within gateway.invoke_timeout_ms. A request without any
  * credential gets 401 at once, without asking.
  *
+ * Admission. Negotiate, preflight and upgrade with an Origin not in a
+ * non-empty gateway.cors_origins get 403 without CORS headers (clients
+ * that send no Origin, i.e. not browsers, are not affected). Negotiate
+ * and upgrade over gateway.max_connections get 503. A connection attempt
+ * -- a negotiate, or an upgrade without `id=` (skipNegotiation) -- over
+ * gateway.connects_per_ip_per_sec gets 429; an upgrade with `id=` was
+ * counted at its negotiate. A request head over gateway.max_header_bytes
+ * is closed by lws without an answer, and one it cannot parse gets lws'
+ * 403; both are counted as protocol errors of kind http. Every refusal is
+ * counted in /metrics.
+ *
  * WebSocket upgrades are checked in LWS_CALLBACK_HTTP_CONFIRM_UPGRADE,
  * where lws 4.1 still lets us answer with a plain HTTP status (we write the
- * response and return 1): unknown hub 404; Origin not in a non-empty
- * gateway.cors_origins 403; over gateway.max_connections 503; over
- * gateway.connects_per_ip_per_sec 429. With `id=` the negotiate token must
+ * response and return 1): unknown hub 404, then the admission checks
+ * above. With `id=` the negotiate token must
  * exist for this hub (404 "No Connection with that ID" otherwise, 409 if
  * already in use) and the broker's decision bound to it is used. Without
  * `id` (skipNegotiation) a request carrying no credential is refused with
@@ -38,6 +48,7 @@
 #include "common/cdt_mem.h"
 #include "gateway/httputil.h"
 #include "gateway/negotiate.h"
+#include "gateway/tcpinfo.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,13 +63,6 @@ enum method {
     M_DELETE,
     M_HEAD
 };
-
-typedef struct iprate {
-    hnode_t node; /* first: the table frees entries as hnode_t */
-    int64_t sec;
-    uint32_t count;
-    char ip[64];
-} iprate_t;
 
 static enum method
 s_method(struct lws *wsi)
@@ -185,6 +189,35 @@ s_text(gateway_t *gw, struct lws *wsi, unsigned status, const char *text,
 {
     return s_respond(gw, wsi, status, "text/plain; charset=utf-8", text,
                      strlen(text), origin, NULL, true);
+}
+
+/* ---- admission limits ---------------------------------------------------- */
+
+/* A connection attempt (a negotiate, or a skipNegotiation upgrade: an
+ * upgrade with id= was counted at its negotiate) within the per-address
+ * rate? Counts it, and the refusal. */
+static bool
+s_connect_allowed(gateway_t *gw, struct lws *wsi)
+{
+    int64_t limit = gw->cfg->gateway_connects_per_ip_per_sec;
+    char ip[64] = "";
+    lws_get_peer_simple(wsi, ip, sizeof ip);
+    if (limits_ipmap_allow(&gw->ip_rates, ip, limit, cdt_clock_mono_ms()))
+        return true;
+    gw->m.refusals[LIMITS_REF_CONNECT_RATE]++;
+    cdt_log_debug("refusing a connection from '%s': over %lld per second", ip,
+                  (long long)limit);
+    return false;
+}
+
+/* Room for one more WebSocket connection? Counts the refusal. */
+static bool
+s_room_for_one_more(gateway_t *gw)
+{
+    if ((int64_t)gw->n_slots < gw->cfg->gateway_max_connections)
+        return true;
+    gw->m.refusals[LIMITS_REF_MAX_CONNECTIONS]++;
+    return false;
 }
 
 /* ---- negotiate ----------------------------------------------------------- */
@@ -372,6 +405,21 @@ s_metric(cdt_buf_t *out, const char *name, const char *type, const char *help,
                    name, type, name, (unsigned long long)value);
 }
 
+/* HELP and TYPE of a labelled counter family (s_labelled adds samples). */
+static void
+s_family(cdt_buf_t *out, const char *name, const char *help)
+{
+    cdt_buf_printf(out, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
+}
+
+static void
+s_labelled(cdt_buf_t *out, const char *name, const char *label,
+           const char *value, uint64_t n)
+{
+    cdt_buf_printf(out, "%s{%s=\"%s\"} %llu\n", name, label, value,
+                   (unsigned long long)n);
+}
+
 void
 http_metrics(gateway_t *gw, cdt_buf_t *out)
 {
@@ -420,6 +468,11 @@ http_metrics(gateway_t *gw, cdt_buf_t *out)
              "Event frames queued to a connection.", m->deliveries);
     s_metric(out, "conduit_gateway_events_total", "counter",
              "EVENT messages from the broker.", m->events);
+    s_family(out, "conduit_gateway_events_by_hub_total",
+             "EVENT messages from the broker per hub.");
+    for (size_t i = 0; i < gw->catalog->n_hubs; i++)
+        s_labelled(out, "conduit_gateway_events_by_hub_total", "hub",
+                   gw->catalog->hubs[i].name, gw->events_by_hub[i]);
     s_metric(out, "conduit_gateway_events_unrouted_total", "counter",
              "EVENT messages with no local member.", m->events_unrouted);
     s_metric(out, "conduit_gateway_directs_total", "counter",
@@ -433,9 +486,6 @@ http_metrics(gateway_t *gw, cdt_buf_t *out)
              m->invoke_timeouts);
     s_metric(out, "conduit_gateway_invoke_late_total", "counter",
              "Broker answers that came after their deadline.", m->invoke_late);
-    s_metric(out, "conduit_gateway_invoke_rate_limited_total", "counter",
-             "Invocations refused by the per-connection rate limit.",
-             m->invoke_rate_limited);
     s_metric(out, "conduit_gateway_slow_consumer_closes_total", "counter",
              "Connections closed because their output queue was full.",
              m->slow_consumer_closes);
@@ -444,11 +494,41 @@ http_metrics(gateway_t *gw, cdt_buf_t *out)
     s_metric(out, "conduit_gateway_handshake_failures_total", "counter",
              "SignalR handshakes answered with an error.",
              m->handshake_failures);
-    s_metric(out, "conduit_gateway_protocol_errors_total", "counter",
-             "Connections closed on a hub protocol error.", m->protocol_errors);
-    s_metric(out, "conduit_gateway_connect_rate_limited_total", "counter",
-             "Upgrades refused by the per-address connect rate.",
-             m->connect_rate_limited);
+    s_family(out, "conduit_gateway_protocol_errors_total",
+             "Connections closed on malformed input, by kind: http (no "
+             "complete request head: unparsable or over "
+             "gateway.max_header_bytes), websocket (a frame lws refused), "
+             "binary, utf8, json, message (not a valid hub message), tls "
+             "(no TLS hello on a TLS port; a handshake failing later counts "
+             "as http).");
+    for (int i = 0; i < LIMITS_PE_COUNT; i++)
+        s_labelled(out, "conduit_gateway_protocol_errors_total", "kind",
+                   limits_proto_error_name((enum limits_proto_error)i),
+                   i == LIMITS_PE_TLS ? listener_adopt_failed(gw->listener)
+                                      : m->protocol_errors[i]);
+    s_family(out, "conduit_gateway_limit_refusals_total",
+             "Requests, connections and messages refused by a configured "
+             "limit, by kind.");
+    for (int i = 0; i < LIMITS_REF_COUNT; i++)
+        s_labelled(out, "conduit_gateway_limit_refusals_total", "kind",
+                   limits_refusal_name((enum limits_refusal)i), m->refusals[i]);
+    s_family(out, "conduit_gateway_deliveries_failed_total",
+             "Frames for a client that were never written to it, by reason: "
+             "slow_consumer (discarded when its queue overflowed), closing "
+             "(offered to a connection being closed), closed (still queued "
+             "when the connection ended).");
+    static const char *const drop_names[GW_DROP_COUNT] = {
+        [GW_DROP_SLOW_CONSUMER] = "slow_consumer",
+        [GW_DROP_CLOSING] = "closing",
+        [GW_DROP_CLOSED] = "closed",
+    };
+    for (int i = 0; i < GW_DROP_COUNT; i++)
+        s_labelled(out, "conduit_gateway_deliveries_failed_total", "reason",
+                   drop_names[i], m->dropped[i]);
+    s_metric(out, "conduit_gateway_origin_refused_total", "counter",
+             "Requests refused because their Origin is not in "
+             "gateway.cors_origins.",
+             m->origin_refused);
     s_metric(out, "conduit_gateway_group_count", "gauge",
              "Groups with at least one local member.",
              groupidx_n_groups(gw->groups));
@@ -528,8 +608,14 @@ s_http(gateway_t *gw, struct lws *wsi, pss_t *pss, const char *uri)
     bool refused;
     const char *origin = s_origin(gw, wsi, obuf, sizeof obuf, &refused);
 
-    if (method == M_OPTIONS)
+    if (method == M_OPTIONS) {
+        if (refused) {
+            /* no CORS headers: the browser refuses the real request */
+            gw->m.origin_refused++;
+            return s_text(gw, wsi, 403, "Origin not allowed", NULL);
+        }
         return s_preflight(gw, wsi, origin);
+    }
 
     size_t hub_len;
     bool negotiate;
@@ -538,6 +624,14 @@ s_http(gateway_t *gw, struct lws *wsi, pss_t *pss, const char *uri)
     if (hub && negotiate) {
         if (method != M_POST)
             return s_text(gw, wsi, 405, "Method Not Allowed", origin);
+        if (refused) {
+            gw->m.origin_refused++;
+            return s_text(gw, wsi, 403, "Origin not allowed", NULL);
+        }
+        if (!s_room_for_one_more(gw))
+            return s_text(gw, wsi, 503, "Too many connections", origin);
+        if (!s_connect_allowed(gw, wsi))
+            return s_text(gw, wsi, 429, "Too Many Requests", origin);
         return s_negotiate(gw, wsi, pss, hub, origin);
     }
     if (hub) {
@@ -555,40 +649,6 @@ s_http(gateway_t *gw, struct lws *wsi, pss_t *pss, const char *uri)
 }
 
 /* ---- WebSocket upgrade --------------------------------------------------- */
-
-static bool
-s_connect_allowed(gateway_t *gw, struct lws *wsi)
-{
-    int64_t limit = gw->cfg->gateway_connects_per_ip_per_sec;
-    if (limit <= 0)
-        return true;
-    char ip[64] = "";
-    lws_get_peer_simple(wsi, ip, sizeof ip);
-    int64_t sec = cdt_clock_mono_ms() / 1000;
-    uint64_t h = hmap_hash_bytes(ip, strlen(ip), 7);
-    iprate_t *e = NULL;
-    for (hnode_t *n = hmap_first(&gw->ip_rates, h); n; n = hmap_next_same(n)) {
-        iprate_t *x = hmap_entry(n, iprate_t, node);
-        if (strcmp(x->ip, ip) == 0) {
-            e = x;
-            break;
-        }
-    }
-    if (!e) {
-        e = cdt_xcalloc(1, sizeof *e);
-        snprintf(e->ip, sizeof e->ip, "%s", ip);
-        e->sec = sec;
-        hmap_insert(&gw->ip_rates, &e->node, h);
-    }
-    if (e->sec != sec) {
-        e->sec = sec;
-        e->count = 0;
-    }
-    if (e->count >= limit)
-        return false;
-    e->count++;
-    return true;
-}
 
 static int
 s_refuse(gateway_t *gw, struct lws *wsi, unsigned status, const char *text)
@@ -614,17 +674,16 @@ http_confirm_upgrade(gateway_t *gw, struct lws *wsi)
     char obuf[512];
     bool refused;
     (void)s_origin(gw, wsi, obuf, sizeof obuf, &refused);
-    if (refused)
+    if (refused) {
+        gw->m.origin_refused++;
         return s_refuse(gw, wsi, 403, "Origin not allowed");
-    if (gw->cfg->gateway_max_connections > 0 &&
-        (int64_t)gw->n_slots >= gw->cfg->gateway_max_connections)
-        return s_refuse(gw, wsi, 503, "Too many connections");
-    if (!s_connect_allowed(gw, wsi)) {
-        gw->m.connect_rate_limited++;
-        return s_refuse(gw, wsi, 429, "Too Many Requests");
     }
+    if (!s_room_for_one_more(gw))
+        return s_refuse(gw, wsi, 503, "Too many connections");
     char idbuf[256];
     const char *id = http_arg(gw, wsi, "id", idbuf, sizeof idbuf);
+    if (!id && !s_connect_allowed(gw, wsi))
+        return s_refuse(gw, wsi, 429, "Too Many Requests");
     if (id) {
         token_t *t;
         switch (tokens_check(gw->tokens, id, strlen(id), (uint32_t)hub->index,
@@ -654,6 +713,25 @@ http_confirm_upgrade(gateway_t *gw, struct lws *wsi)
 
 /* ---- the HTTP side of the protocol callback ------------------------------ */
 
+/* lws closes a connection whose request head it cannot parse (it answers
+ * 403 to an unknown method) or cannot hold in gateway.max_header_bytes
+ * (no answer), without binding a protocol: CLOSED_HTTP then comes with no
+ * session data. A connection that sent bytes and never got a request
+ * through is counted; one that sent nothing (a port probe, a browser's
+ * preconnect) is not. */
+static void
+s_count_unparsed(gateway_t *gw, struct lws *wsi)
+{
+    tcpinfo_t ti;
+    if (gw->stop || tcpinfo_get(lws_get_socket_fd(wsi), &ti) != 0 ||
+        ti.received == 0)
+        return;
+    gw->m.protocol_errors[LIMITS_PE_HTTP]++;
+    cdt_log_debug("closing a connection after %llu bytes without a complete "
+                  "request",
+                  (unsigned long long)ti.received);
+}
+
 int
 http_callback(gateway_t *gw, struct lws *wsi, enum lws_callback_reasons reason,
               pss_t *pss, void *in, size_t len)
@@ -670,6 +748,10 @@ http_callback(gateway_t *gw, struct lws *wsi, enum lws_callback_reasons reason,
     case LWS_CALLBACK_HTTP_FILE_COMPLETION:
         return lws_http_transaction_completed(wsi) ? -1 : 0;
     case LWS_CALLBACK_CLOSED_HTTP:
+        if (!pss)
+            s_count_unparsed(gw, wsi);
+        http_drop(gw, pss);
+        return 0;
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
         http_drop(gw, pss);
         return 0;

@@ -32,6 +32,7 @@ struct listener {
     struct lws *wsi; /* NULL until adopted; lws owns fd from then on */
     uint64_t accepted;
     uint64_t refused;
+    uint64_t adopt_failed;
 };
 
 listener_t *
@@ -141,8 +142,11 @@ s_accept(listener_t *self)
         (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         self->accepted++;
         /* on failure lws closes fd itself */
-        if (!lws_adopt_socket_vhost(self->vhost, fd))
-            cdt_log_warn("lws refused an accepted connection");
+        if (!lws_adopt_socket_vhost(self->vhost, fd)) {
+            self->adopt_failed++;
+            cdt_log_warn("lws refused an accepted connection (on a TLS "
+                         "port: the client did not start with a TLS hello)");
+        }
     }
 }
 
@@ -198,4 +202,10 @@ uint64_t
 listener_refused(const listener_t *self)
 {
     return self->refused;
+}
+
+uint64_t
+listener_adopt_failed(const listener_t *self)
+{
+    return self->adopt_failed;
 }

@@ -48,4 +48,9 @@ int listener_attach(listener_t *self, struct lws_vhost *vhost,
 uint64_t listener_accepted(const listener_t *self);
 uint64_t listener_refused(const listener_t *self);
 
+/* Accepted connections lws would not take on. On a TLS port lws starts
+ * the handshake while adopting, so a client whose first bytes are not a
+ * TLS hello (plain HTTP to an https port) ends here. */
+uint64_t listener_adopt_failed(const listener_t *self);
+
 #endif

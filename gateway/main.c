@@ -3,7 +3,8 @@
  *
  * Parses arguments, loads the configuration and the hub catalog, and runs
  * gateway.c's loop until SIGINT or SIGTERM. Exit status: 0 on success, 1
- * on a runtime failure, 2 on a usage or configuration error.
+ * on a runtime failure or a bad configuration file (as the broker), 2 on
+ * a usage error, a bad -o included.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -81,9 +82,12 @@ main(int argc, char **argv)
         }
     }
 
+    /* from here a bad configuration is a failure (1), as for the broker;
+     * a bad -o stays a usage error (2) */
     if (config_path &&
         cdt_config_load(&cfg, config_path, err, sizeof err) != 0) {
         fprintf(stderr, "conduit-gateway: %s\n", err);
+        status = 1;
         goto done;
     }
     for (size_t i = 0; i < n_overrides; i++) {
@@ -93,6 +97,7 @@ main(int argc, char **argv)
             goto done;
         }
     }
+    status = 1;
     int level = cdt_log_level_parse(cfg.log_level ? cfg.log_level : "info");
     if (level < 0) {
         fprintf(stderr, "conduit-gateway: unknown log.level '%s'\n",
@@ -114,6 +119,8 @@ main(int argc, char **argv)
         goto done;
     }
     if (check) {
+        if (gateway_check_config(&cfg) != 0)
+            goto done;
         printf("configuration ok (%zu hubs)\n", catalog->n_hubs);
         status = 0;
         goto done;
@@ -121,7 +128,6 @@ main(int argc, char **argv)
 
     /* czmq must not take over SIGINT/SIGTERM: the lws loop handles them */
     zsys_handler_set(NULL);
-    status = 1;
     s_gateway = gateway_new(&cfg, &catalog);
     if (!s_gateway)
         goto done;

@@ -46,8 +46,11 @@ struct upstream {
     uint64_t broker_incarnation;
     uint32_t heartbeat_ms;
     uint32_t timeout_ms;
-    int64_t last_rx_ms;   /* monotonic; last message while up */
-    int64_t next_ping_ms; /* PING when up, HELLO when down */
+    int64_t last_rx_ms;    /* monotonic; last message while up */
+    int64_t next_ping_ms;  /* PING when up, HELLO when down */
+    int64_t down_since_ms; /* monotonic; start of the current down spell */
+    bool down_warned;      /* the spell has been reported */
+    bool curve;            /* the link uses CurveZMQ */
 
     msgpack_zone zone;
     cdt_buf_t out;
@@ -110,6 +113,8 @@ s_link_down(upstream_t *self, const char *why, int64_t now_ms)
         return;
     self->up = false;
     self->stats.link_losses++;
+    self->down_since_ms = now_ms;
+    self->down_warned = false;
     cdt_log_warn("broker link '%s' down: %s", self->endpoint, why);
     self->on_state(self->arg, false);
     s_send_hello(self);
@@ -139,6 +144,7 @@ s_on_welcome(upstream_t *self, const cdt_link_msg_t *msg, int64_t now_ms)
     self->broker_incarnation = msg->incarnation;
     self->have_broker = true;
     self->up = true;
+    self->down_warned = false;
     self->next_ping_ms = now_ms + self->heartbeat_ms;
     cdt_log_notice("broker link '%s' up (broker incarnation %llx%s)",
                    self->endpoint, (unsigned long long)msg->incarnation,
@@ -237,6 +243,50 @@ s_drain(upstream_t *self)
         s_schedule_drain(self);
 }
 
+/* Both certificates, or -1 after logging why (nothing to free then). */
+static int
+s_load_curve(const char *curve_cert, const char *curve_server_public,
+             zcert_t **own_p, zcert_t **srv_p)
+{
+    zcert_t *own = zcert_load(curve_cert);
+    zcert_t *srv = curve_server_public && *curve_server_public
+                       ? zcert_load(curve_server_public)
+                       : NULL;
+    if (!own || !srv) {
+        cdt_log_error("cannot load curve certificates '%s' and '%s'",
+                      curve_cert,
+                      curve_server_public ? curve_server_public : "");
+        goto fail;
+    }
+    /* a public certificate without its FILE_secret beside it loads with
+     * a zero secret key, and every handshake would then fail */
+    const char *secret = zcert_secret_txt(own);
+    if (strspn(secret, "0") == strlen(secret)) {
+        cdt_log_error("cannot use '%s' as gateway.curve_cert: no secret key "
+                      "(expected '%s_secret' beside it)",
+                      curve_cert, curve_cert);
+        goto fail;
+    }
+    *own_p = own;
+    *srv_p = srv;
+    return 0;
+fail:
+    zcert_destroy(&own);
+    zcert_destroy(&srv);
+    return -1;
+}
+
+int
+upstream_check_curve(const char *curve_cert, const char *curve_server_public)
+{
+    zcert_t *own, *srv;
+    if (s_load_curve(curve_cert, curve_server_public, &own, &srv) != 0)
+        return -1;
+    zcert_destroy(&own);
+    zcert_destroy(&srv);
+    return 0;
+}
+
 upstream_t *
 upstream_new(const char *endpoint, const char *gw_name, const char *curve_cert,
              const char *curve_server_public, upstream_msg_fn *on_msg,
@@ -251,6 +301,7 @@ upstream_new(const char *endpoint, const char *gw_name, const char *curve_cert,
     self->fd_dup = -1;
     self->heartbeat_ms = DEFAULT_HEARTBEAT_MS;
     self->timeout_ms = DEFAULT_TIMEOUT_MS;
+    self->down_since_ms = cdt_clock_mono_ms();
     msgpack_zone_init(&self->zone, 4096);
     if (getrandom(&self->incarnation, sizeof self->incarnation, 0) !=
         (ssize_t)sizeof self->incarnation)
@@ -270,19 +321,11 @@ upstream_new(const char *endpoint, const char *gw_name, const char *curve_cert,
     zsock_set_reconnect_ivl(self->sock, 100);
     zsock_set_reconnect_ivl_max(self->sock, 1000);
     if (curve_cert && *curve_cert) {
-        zcert_t *own = zcert_load(curve_cert);
-        zcert_t *srv = curve_server_public && *curve_server_public
-                           ? zcert_load(curve_server_public)
-                           : NULL;
-        if (!own || !srv) {
-            cdt_log_error("cannot load curve certificates '%s' and '%s'",
-                          curve_cert,
-                          curve_server_public ? curve_server_public : "");
-            zcert_destroy(&own);
-            zcert_destroy(&srv);
+        zcert_t *own, *srv;
+        if (s_load_curve(curve_cert, curve_server_public, &own, &srv) != 0)
             goto fail;
-        }
         zcert_apply(own, self->sock);
+        self->curve = true;
         zsock_set_curve_serverkey(self->sock, zcert_public_txt(srv));
         zcert_destroy(&own);
         zcert_destroy(&srv);
@@ -378,6 +421,20 @@ upstream_send(upstream_t *self, const cdt_buf_t *frame)
 void
 upstream_tick(upstream_t *self, int64_t now_ms)
 {
+    if (!self->up && !self->down_warned &&
+        now_ms - self->down_since_ms >= self->timeout_ms) {
+        /* the link cannot say why (ZeroMQ hides a refused CurveZMQ
+         * handshake): list the usual causes, once per down spell */
+        self->down_warned = true;
+        cdt_log_warn("no answer from broker '%s' for %lld ms: is it "
+                     "running there%s?",
+                     self->endpoint, (long long)(now_ms - self->down_since_ms),
+                     self->curve
+                         ? ", does its broker.curve_clients_dir hold our "
+                           "public certificate, and is "
+                           "gateway.curve_server_public its certificate"
+                         : ", and does it not require CurveZMQ");
+    }
     if (self->up && now_ms - self->last_rx_ms >= self->timeout_ms) {
         s_link_down(self, "no answer within the link timeout", now_ms);
     } else if (now_ms >= self->next_ping_ms) {

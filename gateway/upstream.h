@@ -51,6 +51,12 @@ typedef struct upstream_stats {
     uint64_t link_losses;   /* UP -> DOWN transitions */
 } upstream_stats_t;
 
+/* Loads the two CurveZMQ certificates as upstream_new would (ours must
+ * come with its secret key) and drops them. Returns 0, or -1 after
+ * logging why. For --check-config. */
+int upstream_check_curve(const char *curve_cert,
+                         const char *curve_server_public);
+
 /* Creates the DEALER socket and connects it. curve_cert and
  * curve_server_public are zcert file paths, both empty/NULL for a plain
  * link. Returns NULL after logging why. */
