@@ -84,8 +84,8 @@ int hubproto_json_parse(const char *text, size_t len, cdt_buf_t *scratch,
  * text for the handshake response in err ("An unexpected error occurred
  * during connection handshake." when protocol or version are missing). */
 int hubproto_handshake_parse(const char *text, size_t len, char *protocol,
-                             size_t protocol_size, int64_t *version,
-                             char *err, size_t errlen);
+                             size_t protocol_size, int64_t *version, char *err,
+                             size_t errlen);
 
 /* ---- server -> client records (each appended with its 0x1E) ----------- */
 
