@@ -13,11 +13,16 @@
  * on the acknowledged path (ingress_set_sync) and on the task timer for
  * the fire-and-forget path.
  *
+ * CurveZMQ (broker.curve_secret_cert): the curve module is created
+ * before the sockets and secures all three as they are bound; it is
+ * destroyed after them.
+ *
  * SPDX-License-Identifier: MIT
  */
 #define CDT_LOG_MODULE "broker"
 #include "broker/broker.h"
 
+#include "broker/curve.h"
 #include "broker/groups.h"
 #include "broker/gwlink.h"
 #include "broker/health.h"
@@ -56,6 +61,7 @@ struct broker {
     spend_t *spend;
     health_t *health;
     webhook_t *webhook;
+    curve_t *curve; /* NULL = plain ZeroMQ */
     gwlink_t *gwlink;
     ingress_t *ingress;
     zloop_t *loop;
@@ -92,9 +98,44 @@ s_load_catalog(const cdt_config_t *cfg)
     return cat;
 }
 
+static bool
+s_curve_on(const cdt_config_t *cfg)
+{
+    return cfg->broker_curve_secret_cert && cfg->broker_curve_secret_cert[0];
+}
+
+/* Loads the CurveZMQ settings (check: validates only). Returns 0 with
+ * *curve_p NULL when CurveZMQ is off, or -1 after logging why. */
+static int
+s_curve_setup(const cdt_config_t *cfg, bool check, curve_t **curve_p)
+{
+    *curve_p = NULL;
+    if (!s_curve_on(cfg)) {
+        if (cfg->broker_curve_clients_dir && cfg->broker_curve_clients_dir[0])
+            cdt_log_warn("broker.curve_clients_dir is set but "
+                         "broker.curve_secret_cert is not: CurveZMQ is off");
+        return 0;
+    }
+    char *cert = cdt_config_path(cfg, cfg->broker_curve_secret_cert);
+    char *dir = cfg->broker_curve_clients_dir
+                    ? cdt_config_path(cfg, cfg->broker_curve_clients_dir)
+                    : cdt_xstrdup("");
+    int rc = 0;
+    if (check)
+        rc = curve_check(cert, dir);
+    else if (!(*curve_p = curve_new(cert, dir)))
+        rc = -1;
+    free(cert);
+    free(dir);
+    return rc;
+}
+
 int
 broker_check_config(const cdt_config_t *cfg)
 {
+    curve_t *none;
+    if (s_curve_setup(cfg, true, &none) != 0)
+        return -1;
     cdt_catalog_t *cat = s_load_catalog(cfg);
     if (!cat)
         return -1;
@@ -209,6 +250,8 @@ broker_new(const cdt_config_t *cfg)
     if (!self->spend || !self->health || !self->webhook)
         goto fail;
 
+    if (s_curve_setup(cfg, false, &self->curve) != 0)
+        goto fail;
     gwlink_ctx_t ctx = {
         .catalog = self->catalog,
         .keys = self->keys,
@@ -220,12 +263,16 @@ broker_new(const cdt_config_t *cfg)
         .timeout_ms = cfg->broker_gateway_timeout_ms,
         .max_conns_per_key = cfg->broker_max_conns_per_key,
         .max_conns_total = cfg->broker_max_conns_total,
+        /* a link frame wraps at most one client message, whose limit
+         * matches the ingress one, plus the envelope */
+        .max_frame_bytes = (size_t)cfg->broker_max_ingress_bytes + 65536,
+        .curve = self->curve,
     };
     if (!(self->gwlink = gwlink_new(cfg->broker_gateway_link, &ctx)))
         goto fail;
     self->ingress = ingress_new(cfg->broker_ingress, cfg->broker_ingress_ack,
                                 (size_t)cfg->broker_max_ingress_bytes,
-                                s_on_ingress, s_on_stats, self);
+                                self->curve, s_on_ingress, s_on_stats, self);
     if (!self->ingress)
         goto fail;
     ingress_set_sync(self->ingress, s_sync);
@@ -242,6 +289,8 @@ broker_new(const cdt_config_t *cfg)
         goto fail;
     if (ack && zloop_reader(self->loop, ack, s_on_ack, self) != 0)
         goto fail;
+    if (self->curve && curve_attach(self->curve, self->loop) != 0)
+        goto fail;
     int64_t hb = cfg->broker_heartbeat_ms;
     if (hb <= 0 || hb > cfg->broker_gateway_timeout_ms / 2)
         hb = cfg->broker_gateway_timeout_ms / 2;
@@ -253,12 +302,13 @@ broker_new(const cdt_config_t *cfg)
                     self) == -1)
         goto fail;
 
-    cdt_log_notice("broker started: gateway link '%s', ingress '%s', "
-                   "ingress_ack '%s', %zu hub(s), %zu key(s), store '%s'",
-                   cfg->broker_gateway_link, cfg->broker_ingress,
-                   cfg->broker_ingress_ack, self->catalog->n_hubs,
-                   keys_count(self->keys),
-                   self->store ? store_dir(self->store) : "");
+    cdt_log_notice(
+        "broker started: gateway link '%s', ingress '%s', "
+        "ingress_ack '%s', %zu hub(s), %zu key(s), store '%s', "
+        "CurveZMQ %s",
+        cfg->broker_gateway_link, cfg->broker_ingress, cfg->broker_ingress_ack,
+        self->catalog->n_hubs, keys_count(self->keys),
+        self->store ? store_dir(self->store) : "", self->curve ? "on" : "off");
     return self;
 fail:
     broker_destroy(&self);
@@ -280,6 +330,7 @@ broker_destroy(broker_t **self_p)
     if (self->tasks)
         (void)tasks_sync(self->tasks);
     gwlink_destroy(&self->gwlink);
+    curve_destroy(&self->curve);
     webhook_destroy(&self->webhook);
     health_destroy(&self->health);
     spend_destroy(&self->spend);
@@ -521,9 +572,72 @@ s_kv_u64(kv_t *kv, const char *key, uint64_t v)
     msgpack_pack_uint64(&kv->pk, v);
 }
 
+/* "gateway_list": [{name, slot, connections, sends, events,
+ * silent_ms}, ...] - what the broker routes to each gateway. */
+static void
+s_pack_gateways(broker_t *self, kv_t *kv)
+{
+    size_t n = gwlink_n_gateways(self->gwlink);
+    int64_t now = cdt_clock_mono_ms();
+    s_kv_key(kv, "gateway_list");
+    msgpack_pack_array(&kv->pk, n);
+    for (size_t i = 0; i < n; i++) {
+        gwlink_gateway_info_t gi;
+        bool ok = gwlink_gateway_info(self->gwlink, i, now, &gi);
+        assert(ok);
+        (void)ok;
+        msgpack_pack_map(&kv->pk, 6);
+        s_pack_cstr(&kv->pk, "name");
+        s_pack_cstr(&kv->pk, gi.name);
+        s_pack_cstr(&kv->pk, "slot");
+        msgpack_pack_uint32(&kv->pk, gi.slot);
+        s_pack_cstr(&kv->pk, "connections");
+        msgpack_pack_uint64(&kv->pk, gi.connections);
+        s_pack_cstr(&kv->pk, "sends");
+        msgpack_pack_uint64(&kv->pk, gi.sends);
+        s_pack_cstr(&kv->pk, "events");
+        msgpack_pack_uint64(&kv->pk, gi.events);
+        s_pack_cstr(&kv->pk, "silent_ms");
+        msgpack_pack_int64(&kv->pk, gi.silent_ms);
+    }
+}
+
+/* "curve": bool, the totals, and "curve_endpoints": {name: {handshakes,
+ * auth_failures, protocol_failures}}. */
+static void
+s_pack_curve(broker_t *self, kv_t *kv)
+{
+    s_kv_key(kv, "curve");
+    if (self->curve)
+        msgpack_pack_true(&kv->pk);
+    else
+        msgpack_pack_false(&kv->pk);
+    curve_counters_t t;
+    curve_totals(self->curve, &t);
+    s_kv_u64(kv, "curve_handshakes", t.handshakes);
+    s_kv_u64(kv, "curve_auth_failures", t.auth_failures);
+    s_kv_u64(kv, "curve_protocol_failures", t.protocol_failures);
+    size_t n = self->curve ? curve_n_endpoints(self->curve) : 0;
+    s_kv_key(kv, "curve_endpoints");
+    msgpack_pack_map(&kv->pk, n);
+    for (size_t i = 0; i < n; i++) {
+        const curve_counters_t *c = curve_endpoint_counters(self->curve, i);
+        s_pack_cstr(&kv->pk, curve_endpoint_name(self->curve, i));
+        msgpack_pack_map(&kv->pk, 3);
+        s_pack_cstr(&kv->pk, "handshakes");
+        msgpack_pack_uint64(&kv->pk, c->handshakes);
+        s_pack_cstr(&kv->pk, "auth_failures");
+        msgpack_pack_uint64(&kv->pk, c->auth_failures);
+        s_pack_cstr(&kv->pk, "protocol_failures");
+        msgpack_pack_uint64(&kv->pk, c->protocol_failures);
+    }
+}
+
 void
 broker_stats_pack(broker_t *self, cdt_buf_t *out)
 {
+    if (self->curve) /* handshakes not yet read count too */
+        curve_poll(self->curve, cdt_clock_mono_ms());
     kv_t kv;
     cdt_buf_init(&kv.body);
     kv.n = 0;
@@ -577,11 +691,16 @@ broker_stats_pack(broker_t *self, cdt_buf_t *out)
     s_kv_u64(&kv, "directs", gc->directs);
     s_kv_u64(&kv, "kicks", gc->kicks);
     s_kv_u64(&kv, "link_garbage", gc->garbage);
+    s_kv_u64(&kv, "link_oversize", gc->oversize);
     s_kv_u64(&kv, "link_send_errors", gc->send_errors);
+    s_pack_gateways(self, &kv);
 
     const ingress_counters_t *ic = ingress_counters(self->ingress);
     s_kv_u64(&kv, "ingress_garbage", ic->garbage);
+    s_kv_u64(&kv, "ingress_sub_garbage", ic->sub_garbage);
+    s_kv_u64(&kv, "ingress_ack_garbage", ic->ack_garbage);
     s_kv_u64(&kv, "ingress_oversize", ic->oversize);
+    s_pack_curve(self, &kv);
     s_kv_u64(&kv, "stats_requests", ic->stats_requests);
     s_kv_u64(&kv, "ingress_sync_failures", ic->sync_failures);
     for (int pass = 0; pass < 2; pass++) {

@@ -4,8 +4,9 @@
  * The broker object holds the hub catalog, the key table and its
  * run-time changes (keyops), the group registry, the task registry, the
  * spend, provider health and webhook modules, the router, the gateway
- * link, the two ingress endpoints and the durable store (broker.store),
- * and wires them together:
+ * link, the two ingress endpoints, CurveZMQ on all three endpoints when
+ * broker.curve_secret_cert is set (curve.h) and the durable store
+ * (broker.store), and wires them together:
  *
  *   ingress --(decoded message)--> broker dispatch --> tasks / spend /
  *                                  health / webhook / keyops / router
@@ -49,15 +50,23 @@ int broker_run(broker_t *self);
  * NULL. */
 void broker_destroy(broker_t **self_p);
 
-/* Validates what broker_new would load (catalog, keys, master key hash)
- * without binding anything. Returns 0, or -1 after logging why. */
+/* Validates what broker_new would load (catalog, keys, master key hash,
+ * the CurveZMQ certificate and clients directory) without binding
+ * anything. Returns 0, or -1 after logging why. */
 int broker_check_config(const cdt_config_t *cfg);
 
 /* The random incarnation of this broker instance. */
 uint64_t broker_incarnation(const broker_t *self);
 
 /* Appends the stats map ({"ok": true, figures...}) to out, as answered to
- * {"type":"stats"} on the acknowledged ingress endpoint. */
+ * {"type":"stats"} on the acknowledged ingress endpoint. Besides the
+ * totals it holds "gateway_list" (per gateway: name, slot, connections,
+ * sends, events routed to it, silent_ms), the garbage counters per
+ * endpoint (ingress_sub_garbage, ingress_ack_garbage, link_garbage, and
+ * ingress_oversize, link_oversize) and the CurveZMQ figures ("curve",
+ * curve_handshakes, curve_auth_failures, curve_protocol_failures and
+ * "curve_endpoints": {name: {handshakes, auth_failures,
+ * protocol_failures}}). */
 void broker_stats_pack(broker_t *self, cdt_buf_t *out);
 
 /* For tests: the body of a broker thread, as a zactor (zactor_new) or on

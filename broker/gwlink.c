@@ -38,6 +38,8 @@ typedef struct gw {
     uint64_t session; /* the incarnation this gateway is told */
     uint32_t slot;
     int64_t last_seen_ms;
+    uint64_t sends;  /* frames sent to it */
+    uint64_t events; /* of sends: through gwlink_send (the router) */
 } gw_t;
 
 struct gwlink {
@@ -50,7 +52,7 @@ struct gwlink {
     cdt_buf_t out;
     cdt_buf_t json;
     msgpack_zone zone;
-    ratelog_t garbage_log;
+    ratelog_t garbage_log[3]; /* by s_kind */
     ratelog_t send_log;
     gwlink_counters_t counters;
 };
@@ -88,6 +90,16 @@ gwlink_new(const char *endpoint, const gwlink_ctx_t *ctx)
     zsock_set_sndhwm(self->sock, SNDHWM);
     zsock_set_rcvhwm(self->sock, SNDHWM);
     zsock_set_linger(self->sock, 0);
+    if (ctx->max_frame_bytes > 0) {
+        /* Far larger frames make ZeroMQ drop the peer before we read
+         * them: a guard against memory exhaustion above the refusal
+         * limit, as on the ingress endpoints. */
+        uint64_t hard = (uint64_t)ctx->max_frame_bytes * 16;
+        zsock_set_maxmsgsize(self->sock,
+                             hard > INT32_MAX ? -1 : (int)(int64_t)hard);
+    }
+    if (ctx->curve && curve_secure(ctx->curve, self->sock, "gateway_link"))
+        goto fail;
     if (zsock_bind(self->sock, "%s", endpoint) == -1) {
         cdt_log_error("cannot bind '%s': %s", endpoint,
                       zmq_strerror(zmq_errno()));
@@ -158,6 +170,13 @@ s_send_rid(gwlink_t *self, const uint8_t *rid, size_t rid_len,
     return 0;
 }
 
+static int
+s_send_gw(gwlink_t *self, gw_t *g, const void *frame, size_t len)
+{
+    g->sends++;
+    return s_send_rid(self, g->rid, g->rid_len, frame, len);
+}
+
 int
 gwlink_send(gwlink_t *self, uint32_t gw, const void *frame, size_t len)
 {
@@ -165,7 +184,8 @@ gwlink_send(gwlink_t *self, uint32_t gw, const void *frame, size_t len)
     if (gw >= self->n_slots || !self->slots[gw])
         return -1;
     gw_t *g = self->slots[gw];
-    return s_send_rid(self, g->rid, g->rid_len, frame, len);
+    g->events++;
+    return s_send_gw(self, g, frame, len);
 }
 
 int
@@ -174,9 +194,14 @@ gwlink_send_fn(void *arg, uint32_t gw, const void *frame, size_t len)
     return gwlink_send(arg, gw, frame, len);
 }
 
+static gw_t *s_find(gwlink_t *self, const uint8_t *rid, size_t rid_len);
+
 static void
 s_reply(gwlink_t *self, const uint8_t *rid, size_t rid_len)
 {
+    gw_t *g = s_find(self, rid, rid_len);
+    if (g)
+        g->sends++;
     (void)s_send_rid(self, rid, rid_len, self->out.data, self->out.len);
     cdt_buf_reset(&self->out);
 }
@@ -328,6 +353,27 @@ gwlink_n_gateways(const gwlink_t *self)
     return zhashx_size(self->by_rid);
 }
 
+bool
+gwlink_gateway_info(const gwlink_t *self, size_t i, int64_t now_ms,
+                    gwlink_gateway_info_t *info)
+{
+    assert(self && info);
+    size_t seen = 0;
+    for (uint32_t s = 0; s < self->n_slots; s++) {
+        const gw_t *gw = self->slots[s];
+        if (!gw || seen++ != i)
+            continue;
+        info->name = gw->name ? gw->name : "";
+        info->slot = gw->slot;
+        info->connections = groups_gw_conns(self->ctx.groups, gw->slot);
+        info->sends = gw->sends;
+        info->events = gw->events;
+        info->silent_ms = now_ms - gw->last_seen_ms;
+        return true;
+    }
+    return false;
+}
+
 /* ---- auth and connections ----------------------------------------------- */
 
 static const char *
@@ -477,7 +523,8 @@ gwlink_kick(gwlink_t *self, int64_t key_id, const char *reason)
     cdt_link_encode_kick(&self->out, key_id, reason ? reason : "");
     for (uint32_t i = 0; i < self->n_slots; i++)
         if (self->slots[i])
-            (void)gwlink_send(self, i, self->out.data, self->out.len);
+            (void)s_send_gw(self, self->slots[i], self->out.data,
+                            self->out.len);
     cdt_buf_reset(&self->out);
     self->counters.kicks++;
     return groups_drop_key(self->ctx.groups, key_id);
@@ -578,15 +625,31 @@ s_on_invoke(gwlink_t *self, gw_t *gw, const cdt_link_msg_t *m)
 
 /* ---- dispatch ----------------------------------------------------------- */
 
+/* What is wrong with a bad message: each kind has its own WARN rate
+ * limit, so a flood of one kind cannot hide another. */
+enum s_kind {
+    K_MALFORMED, /* not a link message */
+    K_OVERSIZE,  /* over max_frame_bytes */
+    K_SHAPE,     /* the wrong frames, or a broker-to-gateway kind */
+};
+
+/* Counts and (rate-limited per kind) reports one bad message; the
+ * sender is named when it is an admitted gateway. */
 static void
-s_garbage(gwlink_t *self, const char *why, int64_t now_ms)
+s_garbage_from(gwlink_t *self, const uint8_t *rid, size_t rid_len,
+               enum s_kind kind, const char *why, int64_t now_ms)
 {
     self->counters.garbage++;
     uint64_t skipped = 0;
-    if (ratelog_allow(&self->garbage_log, now_ms, &skipped))
-        cdt_log_warn("dropping a gateway link message: %s (%" PRIu64
-                     " more since the last report)",
-                     why, skipped);
+    if (!ratelog_allow(&self->garbage_log[kind], now_ms, &skipped))
+        return;
+    const gw_t *gw = rid && rid_len > 0 && rid_len <= RID_MAX
+                         ? s_find(self, rid, rid_len)
+                         : NULL;
+    cdt_log_warn("dropping a message on 'gateway_link' from %s%s%s: %s "
+                 "(%" PRIu64 " more since the last report)",
+                 gw ? "gateway '" : "an unregistered peer", gw ? gw->name : "",
+                 gw ? "'" : "", why, skipped);
 }
 
 void
@@ -595,12 +658,24 @@ gwlink_handle(gwlink_t *self, const uint8_t *rid, size_t rid_len,
 {
     assert(self);
     if (rid_len == 0 || rid_len > RID_MAX) {
-        s_garbage(self, "bad routing id", now_ms);
+        s_garbage_from(self, NULL, 0, K_SHAPE, "bad routing id", now_ms);
+        return;
+    }
+    if (self->ctx.max_frame_bytes > 0 && len > self->ctx.max_frame_bytes) {
+        char why[96];
+        snprintf(why, sizeof why, "message too large (%zu bytes, limit %zu)",
+                 len, self->ctx.max_frame_bytes);
+        self->counters.oversize++;
+        s_garbage_from(self, rid, rid_len, K_OVERSIZE, why, now_ms);
         return;
     }
     cdt_link_msg_t m;
     if (cdt_link_decode(buf, len, &self->zone, &m) != 0) {
-        s_garbage(self, "malformed", now_ms);
+        s_garbage_from(self, rid, rid_len, K_MALFORMED,
+                       len == 0 ? "an empty frame"
+                                : "not a link message (malformed or truncated "
+                                  "MessagePack, or the wrong shape)",
+                       now_ms);
         msgpack_zone_clear(&self->zone);
         return;
     }
@@ -650,7 +725,8 @@ gwlink_handle(gwlink_t *self, const uint8_t *rid, size_t rid_len,
             s_on_invoke(self, gw, &m);
         break;
     default:
-        s_garbage(self, "a broker-to-gateway kind", now_ms);
+        s_garbage_from(self, rid, rid_len, K_SHAPE, "a broker-to-gateway kind",
+                       now_ms);
         break;
     }
     msgpack_zone_clear(&self->zone);
@@ -669,7 +745,8 @@ gwlink_on_readable(gwlink_t *self, int64_t now_ms)
             return;
         }
         if (!zmq_msg_more(&rid)) {
-            s_garbage(self, "no body", now_ms);
+            s_garbage_from(self, zmq_msg_data(&rid), zmq_msg_size(&rid),
+                           K_SHAPE, "no body frame", now_ms);
             zmq_msg_close(&rid);
             continue;
         }
@@ -681,7 +758,8 @@ gwlink_on_readable(gwlink_t *self, int64_t now_ms)
         }
         if (zmq_msg_more(&body)) {
             /* Several body frames: not a link message. Drain the rest. */
-            s_garbage(self, "more than one frame", now_ms);
+            s_garbage_from(self, zmq_msg_data(&rid), zmq_msg_size(&rid),
+                           K_SHAPE, "more than one body frame", now_ms);
             while (zmq_msg_more(&body) && zmq_msg_recv(&body, s, 0) != -1)
                 ;
         } else {

@@ -28,14 +28,23 @@
  *
  * Sends use ZMQ_ROUTER_MANDATORY without blocking: a message to a gateway
  * that is gone or whose queue is full is counted and dropped, never
- * allowed to stall the broker loop. Single-threaded: owned by the broker
- * loop.
+ * allowed to stall the broker loop.
+ *
+ * Hostile input. A frame larger than max_frame_bytes, one that does not
+ * decode (cdt_link_decode: garbage, truncated MessagePack, wrong shape),
+ * a message of the wrong number of frames or a broker-to-gateway kind is
+ * dropped, counted (garbage, and oversize for the first) and reported at
+ * WARN at most once a second; the next message is handled as usual. With
+ * ctx.curve the socket is a CurveZMQ server (curve.h).
+ *
+ * Single-threaded: owned by the broker loop.
  *
  * SPDX-License-Identifier: MIT
  */
 #ifndef GWLINK_H
 #define GWLINK_H
 
+#include "broker/curve.h"
 #include "broker/groups.h"
 #include "broker/keys.h"
 #include "broker/router.h"
@@ -62,6 +71,8 @@ typedef struct gwlink_ctx {
     int64_t timeout_ms;
     int64_t max_conns_per_key;
     int64_t max_conns_total;
+    size_t max_frame_bytes; /* larger frames are dropped; 0 = no limit */
+    curve_t *curve;         /* NULL = plain ZeroMQ */
 } gwlink_ctx_t;
 
 typedef struct gwlink_counters {
@@ -77,9 +88,20 @@ typedef struct gwlink_counters {
     uint64_t invokes_failed;
     uint64_t directs;
     uint64_t kicks;
-    uint64_t garbage;     /* undecodable or misdirected messages */
+    uint64_t garbage;     /* undecodable, misdirected or oversize */
+    uint64_t oversize;    /* of garbage: frames over max_frame_bytes */
     uint64_t send_errors; /* gateway gone or its queue full */
 } gwlink_counters_t;
+
+/* One admitted gateway, for the stats answer. */
+typedef struct gwlink_gateway_info {
+    const char *name; /* borrowed; valid until the next loop turn */
+    uint32_t slot;
+    size_t connections; /* the broker's view */
+    uint64_t sends;     /* frames sent to it (events, replies) */
+    uint64_t events;    /* of sends: EVENT frames routed to it */
+    int64_t silent_ms;  /* since its last message */
+} gwlink_gateway_info_t;
 
 typedef struct gwlink gwlink_t;
 
@@ -113,6 +135,11 @@ void gwlink_check_timeouts(gwlink_t *self, int64_t now_ms);
 size_t gwlink_kick(gwlink_t *self, int64_t key_id, const char *reason);
 
 size_t gwlink_n_gateways(const gwlink_t *self);
+
+/* Fills *info for the i-th admitted gateway (in slot order, i <
+ * gwlink_n_gateways). Returns true, or false when i is out of range. */
+bool gwlink_gateway_info(const gwlink_t *self, size_t i, int64_t now_ms,
+                         gwlink_gateway_info_t *info);
 
 const gwlink_counters_t *gwlink_counters(const gwlink_t *self);
 

@@ -16,6 +16,7 @@
 #include "broker/ratelog.h"
 #include "common/cdt_log.h"
 #include "common/cdt_mem.h"
+#include "common/cdt_msgpack.h"
 
 #include <assert.h>
 #include <inttypes.h>
@@ -46,15 +47,19 @@ struct ingress {
     ingress_stats_fn *stats;
     ingress_sync_fn *sync;
     void *arg;
+    char *sub_ep;    /* owned, for logs */
+    char *ack_ep;    /* owned, for logs */
     cdt_buf_t reply; /* the acks of one batch, back to back */
     s_held_t *held;  /* BATCH slots: acks waiting for the batch's sync */
-    ratelog_t garbage_log;
+    /* [0] the SUB endpoint, [1] the ROUTER; then by s_kind */
+    ratelog_t garbage_log[2][3];
     ratelog_t refused_log;
     ingress_counters_t counters;
 };
 
 static zsock_t *
-s_bind(int type, const char *ep, size_t max_bytes)
+s_bind(int type, const char *ep, size_t max_bytes, curve_t *curve,
+       const char *name)
 {
     zsock_t *s = zsock_new(type);
     if (!s) {
@@ -70,6 +75,10 @@ s_bind(int type, const char *ep, size_t max_bytes)
         zsock_set_maxmsgsize(s, (int)(hard > INT32_MAX ? -1 : hard));
     if (type == ZMQ_SUB)
         zsock_set_subscribe(s, "");
+    if (curve && curve_secure(curve, s, name) != 0) {
+        zsock_destroy(&s);
+        return NULL;
+    }
     if (zsock_bind(s, "%s", ep) == -1) {
         cdt_log_error("cannot bind '%s': %s", ep, zmq_strerror(zmq_errno()));
         zsock_destroy(&s);
@@ -80,7 +89,8 @@ s_bind(int type, const char *ep, size_t max_bytes)
 
 ingress_t *
 ingress_new(const char *sub_ep, const char *ack_ep, size_t max_bytes,
-            ingress_handler_fn *handler, ingress_stats_fn *stats, void *arg)
+            curve_t *curve, ingress_handler_fn *handler,
+            ingress_stats_fn *stats, void *arg)
 {
     assert(handler);
     ingress_t *self = cdt_xcalloc(1, sizeof *self);
@@ -88,11 +98,14 @@ ingress_new(const char *sub_ep, const char *ack_ep, size_t max_bytes,
     self->handler = handler;
     self->stats = stats;
     self->arg = arg;
+    self->sub_ep = cdt_xstrdup(sub_ep ? sub_ep : "");
+    self->ack_ep = cdt_xstrdup(ack_ep ? ack_ep : "");
     cdt_buf_init(&self->reply);
-    if (sub_ep && *sub_ep && !(self->sub = s_bind(ZMQ_SUB, sub_ep, max_bytes)))
+    if (*self->sub_ep &&
+        !(self->sub = s_bind(ZMQ_SUB, sub_ep, max_bytes, curve, "ingress")))
         goto fail;
-    if (ack_ep && *ack_ep &&
-        !(self->ack = s_bind(ZMQ_ROUTER, ack_ep, max_bytes)))
+    if (*self->ack_ep && !(self->ack = s_bind(ZMQ_ROUTER, ack_ep, max_bytes,
+                                              curve, "ingress_ack")))
         goto fail;
     return self;
 fail:
@@ -111,6 +124,8 @@ ingress_destroy(ingress_t **self_p)
     zsock_destroy(&self->ack);
     cdt_buf_release(&self->reply);
     free(self->held);
+    free(self->sub_ep);
+    free(self->ack_ep);
     free(self);
     *self_p = NULL;
 }
@@ -136,15 +151,31 @@ ingress_ack_sock(ingress_t *self)
 
 /* ---- one message -------------------------------------------------------- */
 
+/* What is wrong with a bad message: each kind has its own WARN rate
+ * limit, so a flood of one kind cannot hide another. */
+enum s_kind {
+    K_MALFORMED, /* not MessagePack, or not an ingress map */
+    K_OVERSIZE,  /* over max_bytes */
+    K_SHAPE,     /* the wrong frames */
+};
+
+/* Counts and (rate-limited, per endpoint and kind) reports one bad
+ * message; ack says which endpoint it came from. */
 static void
-s_garbage(ingress_t *self, const char *why, int64_t now_ms)
+s_garbage(ingress_t *self, bool ack, enum s_kind kind, const char *why,
+          int64_t now_ms)
 {
     self->counters.garbage++;
+    if (ack)
+        self->counters.ack_garbage++;
+    else
+        self->counters.sub_garbage++;
     uint64_t skipped = 0;
-    if (ratelog_allow(&self->garbage_log, now_ms, &skipped))
-        cdt_log_warn("dropping an ingress message: %s (%" PRIu64
+    if (ratelog_allow(&self->garbage_log[ack][kind], now_ms, &skipped))
+        cdt_log_warn("dropping a message on '%s' (%s): %s (%" PRIu64
                      " more since the last report)",
-                     why, skipped);
+                     ack ? "ingress_ack" : "ingress",
+                     ack ? self->ack_ep : self->sub_ep, why, skipped);
 }
 
 /* True if obj is a map whose "type" is "stats". */
@@ -178,31 +209,42 @@ s_process(ingress_t *self, const uint8_t *buf, size_t len, cdt_buf_t *ack,
     msgpack_unpacked up;
     msgpack_unpacked_init(&up);
 
+    bool on_ack = ack != NULL;
     if (len > self->max_bytes) {
         self->counters.oversize++;
         snprintf(err, sizeof err, "message too large (%zu bytes, limit %zu)",
                  len, self->max_bytes);
-        s_garbage(self, err, now_ms);
+        s_garbage(self, on_ack, K_OVERSIZE, err, now_ms);
         goto reply;
     }
-    size_t off = 0;
-    if (len == 0 || msgpack_unpack_next(&up, (const char *)buf, len, &off) !=
-                        MSGPACK_UNPACK_SUCCESS) {
-        snprintf(err, sizeof err, "not a MessagePack value");
-        s_garbage(self, err, now_ms);
+    /* Checked before unpacking: msgpack-c allocates a container's storage
+     * from its declared count (common/cdt_msgpack.h). */
+    size_t used = 0, off = 0;
+    if (len == 0 || cdt_msgpack_check(buf, len, &used) != 0) {
+        snprintf(err, sizeof err,
+                 "not a MessagePack value (malformed or truncated)");
+        s_garbage(self, on_ack, K_MALFORMED, err, now_ms);
         goto reply;
     }
-    if (off != len) {
-        snprintf(err, sizeof err, "%zu trailing bytes after the map",
-                 len - off);
-        s_garbage(self, err, now_ms);
+    if (used != len) {
+        snprintf(err, sizeof err, "%zu trailing bytes after the first value",
+                 len - used);
+        s_garbage(self, on_ack, K_MALFORMED, err, now_ms);
+        goto reply;
+    }
+    if (msgpack_unpack_next(&up, (const char *)buf, len, &off) !=
+            MSGPACK_UNPACK_SUCCESS ||
+        off != len) {
+        snprintf(err, sizeof err,
+                 "not a MessagePack value (nested too deeply)");
+        s_garbage(self, on_ack, K_MALFORMED, err, now_ms);
         goto reply;
     }
     if (s_is_stats(&up.data)) {
         self->counters.stats_requests++;
         if (!ack) {
-            s_garbage(self, "a stats request on the fire-and-forget path",
-                      now_ms);
+            s_garbage(self, false, K_SHAPE,
+                      "a stats request on the fire-and-forget path", now_ms);
             goto done;
         }
         if (self->stats)
@@ -215,7 +257,7 @@ s_process(ingress_t *self, const uint8_t *buf, size_t len, cdt_buf_t *ack,
     }
     cdt_ingress_t msg;
     if (cdt_ingress_decode(&up.data, &msg, err, sizeof err) != 0) {
-        s_garbage(self, err, now_ms);
+        s_garbage(self, on_ack, K_MALFORMED, err, now_ms);
         goto reply;
     }
     err[0] = '\0';
@@ -295,7 +337,7 @@ ingress_on_sub(ingress_t *self, int64_t now_ms)
             return;
         }
         if (zmq_msg_more(&msg)) {
-            s_garbage(self, "more than one frame", now_ms);
+            s_garbage(self, false, K_SHAPE, "more than one frame", now_ms);
             while (zmq_msg_more(&msg) && zmq_msg_recv(&msg, s, 0) != -1)
                 ;
         } else {
@@ -386,7 +428,7 @@ ingress_on_ack(ingress_t *self, int64_t now_ms)
                             zmq_msg_size(&parts[2]), &self->reply, now_ms,
                             &synced);
         } else {
-            s_garbage(self,
+            s_garbage(self, true, K_SHAPE,
                       "expected two frames: an 8-byte sequence number and "
                       "a map",
                       now_ms);

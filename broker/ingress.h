@@ -6,17 +6,24 @@
  *   broker.ingress_ack  ROUTER, bound: conduit-pub's DEALER sends
  *                       [8-byte seq][map] and gets [seq][ack map] back.
  *
- * Every message is size-checked (broker.max_ingress_bytes), unpacked
- * (exactly one value, nothing after it), decoded with cdt_ingress_decode
- * and handed to the broker's handler, whose verdict becomes the ack. The
+ * Every message is size-checked (broker.max_ingress_bytes), checked with
+ * cdt_msgpack_check before it is unpacked (a declared count can never
+ * make msgpack-c allocate more than a small multiple of the input),
+ * unpacked (exactly one value, nothing after it), decoded with
+ * cdt_ingress_decode and handed to the broker's handler, whose verdict
+ * becomes the ack. The
  * acknowledged endpoint also answers {"type":"stats"} with the broker's
  * figures ({"ok":true, ...}) through a stats callback.
  *
- * Nothing a peer sends can stop the loop: undecodable input is counted as
- * garbage and logged at WARN at most once a second (ratelog.h); refusals
+ * Nothing a peer sends can stop the loop: undecodable input (garbage
+ * bytes, truncated MessagePack, an oversize message, the wrong number of
+ * frames) is counted as garbage per endpoint and logged at WARN at most
+ * once a second per endpoint (ratelog.h), naming the endpoint; refusals
  * are counted per type, logged at WARN (rate-limited) on the fire-and-
  * forget path where nobody else would hear of them, and at DEBUG on the
  * acknowledged path, where the publisher gets the reason.
+ *
+ * With a curve_t both sockets are CurveZMQ servers (curve.h).
  *
  * Single-threaded: owned by the broker loop.
  *
@@ -25,6 +32,7 @@
 #ifndef INGRESS_H
 #define INGRESS_H
 
+#include "broker/curve.h"
 #include "common/cdt_buf.h"
 #include "proto/cdt_ingress.h"
 
@@ -51,8 +59,10 @@ typedef int(ingress_sync_fn)(void *arg, char *err, size_t errlen);
 typedef struct ingress_counters {
     uint64_t accepted[CDT_IN_KEY + 1]; /* by cdt_ingress_type */
     uint64_t refused[CDT_IN_KEY + 1];  /* decoded, refused by the handler */
-    uint64_t garbage;                  /* bad framing or undecodable */
-    uint64_t oversize;                 /* larger than max_bytes */
+    uint64_t garbage;     /* bad framing, undecodable or oversize */
+    uint64_t sub_garbage; /* of garbage: on the SUB endpoint */
+    uint64_t ack_garbage; /* of garbage: on the ROUTER endpoint */
+    uint64_t oversize;    /* of garbage: larger than max_bytes */
     uint64_t stats_requests;
     uint64_t acks_sent;
     uint64_t sync_failures; /* accepted, but the sync before the ack failed */
@@ -60,11 +70,13 @@ typedef struct ingress_counters {
 
 typedef struct ingress ingress_t;
 
-/* Binds sub_ep and ack_ep ("" = that endpoint is off). Returns the
- * ingress (caller owns) or NULL after logging why. */
+/* Binds sub_ep and ack_ep ("" = that endpoint is off), as CurveZMQ
+ * servers when curve is not NULL (borrowed; it must outlive the
+ * ingress). Returns the ingress (caller owns) or NULL after logging
+ * why. */
 ingress_t *ingress_new(const char *sub_ep, const char *ack_ep, size_t max_bytes,
-                       ingress_handler_fn *handler, ingress_stats_fn *stats,
-                       void *arg);
+                       curve_t *curve, ingress_handler_fn *handler,
+                       ingress_stats_fn *stats, void *arg);
 
 void ingress_destroy(ingress_t **self_p);
 

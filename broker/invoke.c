@@ -6,6 +6,7 @@
 #include "broker/invoke.h"
 
 #include "common/cdt_mem.h"
+#include "common/cdt_msgpack.h"
 
 #include <inttypes.h>
 #include <msgpack.h>
@@ -111,8 +112,12 @@ invoke_eval(const cdt_hub_t *hub, int64_t key_id, bool admin,
 
     msgpack_unpacked up;
     msgpack_unpacked_init(&up);
-    size_t off = 0;
+    size_t off = 0, used = 0;
+    /* args come from the link: checked before msgpack-c allocates from
+     * their declared counts (common/cdt_msgpack.h) */
     bool ok = args && args_len > 0 &&
+              cdt_msgpack_check(args, args_len, &used) == 0 &&
+              used == args_len &&
               msgpack_unpack_next(&up, args, args_len, &off) ==
                   MSGPACK_UNPACK_SUCCESS &&
               off == args_len && up.data.type == MSGPACK_OBJECT_ARRAY &&

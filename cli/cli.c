@@ -4,18 +4,20 @@
  * Arguments are checked completely before any socket is opened, so a
  * usage error never waits for a broker. Every message, NDJSON lines
  * included, goes through the acknowledged endpoint; the exit status is 0
- * only when the broker accepted all of them.
+ * only when the broker accepted all of them. keygen needs no broker.
  *
  * SPDX-License-Identifier: MIT
  */
 #include "cli/cli.h"
 
+#include "cli/curvecert.h"
 #include "cli/pub.h"
 #include "cli/sender.h"
 #include "common/cdt_buf.h"
 #include "common/cdt_clock.h"
 #include "common/cdt_config.h"
 #include "common/cdt_json.h"
+#include "common/cdt_mem.h"
 
 #include <msgpack.h>
 #include <stdbool.h>
@@ -119,26 +121,76 @@ s_ndjson(sender_t *sender, run_t *run, FILE *in)
     return 0;
 }
 
-/* Returns 0 with the endpoint in buf, or 1 after printing why the config
- * could not be read. */
+/* Returns 0 with the endpoint in buf and, with --curve-cert, the keys in
+ * *curve (*use_curve set), or 1 after printing why the config or a
+ * certificate could not be read. Without --curve-server-public the
+ * broker's public key comes from the config's broker.curve_secret_cert. */
 static int
-s_endpoint(const pub_global_t *g, FILE *err, char *buf, size_t buflen)
+s_endpoint(const pub_global_t *g, FILE *err, char *buf, size_t buflen,
+           sender_curve_t *curve, bool *use_curve)
 {
     const char *env = getenv("CONDUIT_BROKER");
-    if (!g->config || g->broker) {
-        pub_resolve_endpoint(g->broker, NULL, env, buf, buflen);
-        return 0;
-    }
+    char why[1024];
+    int rc = 0;
+    *use_curve = false;
     cdt_config_t cfg;
-    char why[512];
     cdt_config_init(&cfg);
-    if (cdt_config_load(&cfg, g->config, why, sizeof why) == -1) {
+    bool need_cfg =
+        g->config && (!g->broker || (g->curve_cert && !g->curve_server_public));
+    if (need_cfg && cdt_config_load(&cfg, g->config, why, sizeof why) == -1) {
         fprintf(err, "conduit-pub: %s\n", why);
         cdt_config_release(&cfg);
         return 1;
     }
-    pub_resolve_endpoint(NULL, cfg.broker_ingress_ack, env, buf, buflen);
+    pub_resolve_endpoint(g->broker, need_cfg ? cfg.broker_ingress_ack : NULL,
+                         env, buf, buflen);
+    if (g->curve_cert) {
+        char *server = NULL;
+        if (g->curve_server_public)
+            server = cdt_xstrdup(g->curve_server_public);
+        else if (need_cfg && cfg.broker_curve_secret_cert &&
+                 cfg.broker_curve_secret_cert[0])
+            server = cdt_config_path(&cfg, cfg.broker_curve_secret_cert);
+        if (!server) {
+            fprintf(err, "conduit-pub: --curve-cert needs "
+                         "--curve-server-public (or -c with "
+                         "broker.curve_secret_cert set)\n");
+            rc = 2;
+        } else if (curvecert_load(g->curve_cert, server, curve, why,
+                                  sizeof why) != 0) {
+            fprintf(err, "conduit-pub: %s\n", why);
+            rc = 1;
+        } else {
+            *use_curve = true;
+        }
+        free(server);
+    }
     cdt_config_release(&cfg);
+    return rc;
+}
+
+static int
+s_keygen(int argc, char **argv, FILE *out, FILE *err)
+{
+    const char *path, *name;
+    char msg[1024];
+    int rc = pub_keygen_args(argc, argv, &path, &name, msg, sizeof msg);
+    if (rc == PUB_HELP) {
+        fputs(pub_help("keygen"), out);
+        return 0;
+    }
+    if (rc != PUB_OK) {
+        fprintf(err, "conduit-pub: %s (try 'conduit-pub keygen --help')\n",
+                msg);
+        return 2;
+    }
+    char pub[SENDER_Z85_LEN + 1];
+    if (curvecert_generate(path, name, pub, msg, sizeof msg) != 0) {
+        fprintf(err, "conduit-pub: %s\n", msg);
+        return 1;
+    }
+    fprintf(out, "%s\n", pub);
+    fflush(out);
     return 0;
 }
 
@@ -159,6 +211,8 @@ cli_main(int argc, char **argv, FILE *in, FILE *out, FILE *err)
     int cargc = argc - g.cmd_index;
     char **cargv = argv + g.cmd_index;
     run_t run = {.out = out, .err = err, .cmd = pub_cmd_parse(cargv[0])};
+    if (run.cmd == PUB_CMD_KEYGEN)
+        return s_keygen(cargc, cargv, out, err);
 
     cdt_buf_t map = CDT_BUF_INIT;
     if (run.cmd == PUB_CMD_NDJSON)
@@ -181,13 +235,19 @@ cli_main(int argc, char **argv, FILE *in, FILE *out, FILE *err)
     }
 
     char endpoint[1024];
-    if (s_endpoint(&g, err, endpoint, sizeof endpoint) != 0) {
+    sender_curve_t curve;
+    memset(&curve, 0, sizeof curve);
+    bool use_curve;
+    rc = s_endpoint(&g, err, endpoint, sizeof endpoint, &curve, &use_curve);
+    if (rc != 0) {
         cdt_buf_release(&map);
-        return 1;
+        return rc;
     }
     size_t window = run.cmd == PUB_CMD_NDJSON ? NDJSON_WINDOW : 1;
-    sender_t *sender = sender_new(endpoint, window, g.timeout_ms, s_on_ack,
-                                  &run, msg, sizeof msg);
+    sender_t *sender =
+        sender_new(endpoint, window, g.timeout_ms, use_curve ? &curve : NULL,
+                   s_on_ack, &run, msg, sizeof msg);
+    memset(&curve, 0, sizeof curve); /* the socket holds the keys now */
     if (!sender) {
         fprintf(err, "conduit-pub: %s\n", msg);
         cdt_buf_release(&map);

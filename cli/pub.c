@@ -150,6 +150,7 @@ static const command_t s_commands[] = {
     {"key", PUB_CMD_KEY, s_key_flags},
     {"stats", PUB_CMD_STATS, s_no_flags},
     {"ndjson", PUB_CMD_NDJSON, s_no_flags},
+    {"keygen", PUB_CMD_KEYGEN, s_no_flags},
     {NULL, 0, NULL},
 };
 
@@ -336,6 +337,8 @@ s_parse_flags(const command_t *c, int argc, char **argv, parsed_t *p, char *err,
                 {"--broker", F_STR, false, NULL, 0, 0},
                 {"--timeout", F_STR, false, NULL, 0, 0},
                 {"--config", F_STR, false, NULL, 0, 0},
+                {"--curve-cert", F_STR, false, NULL, 0, 0},
+                {"--curve-server-public", F_STR, false, NULL, 0, 0},
                 {NULL, 0, false, NULL, 0, 0},
             };
             if (s_flag_index(globals, arg, name_len) >= 0)
@@ -676,7 +679,7 @@ pub_build(int argc, char **argv, int64_t now_ms, cdt_buf_t *out, char *err,
 {
     assert(argc >= 1);
     const command_t *c = s_command(argv[0]);
-    if (!c || c->cmd == PUB_CMD_NDJSON) {
+    if (!c || c->cmd == PUB_CMD_NDJSON || c->cmd == PUB_CMD_KEYGEN) {
         snprintf(err, errlen, "unknown command '%s'", argv[0]);
         return PUB_USAGE;
     }
@@ -735,6 +738,7 @@ pub_build(int argc, char **argv, int64_t now_ms, cdt_buf_t *out, char *err,
         rc = PUB_OK;
         break;
     case PUB_CMD_NDJSON:
+    case PUB_CMD_KEYGEN:
         rc = PUB_USAGE;
         break;
     }
@@ -805,6 +809,16 @@ pub_parse_global(int argc, char **argv, pub_global_t *g, char *err,
             if (rc < 0 || !*value)
                 goto missing;
             g->config = value;
+        } else if ((rc = s_global_value(argc, argv, &a, "--curve-cert", NULL,
+                                        &value)) != 0) {
+            if (rc < 0 || !*value)
+                goto missing;
+            g->curve_cert = value;
+        } else if ((rc = s_global_value(argc, argv, &a, "--curve-server-public",
+                                        NULL, &value)) != 0) {
+            if (rc < 0 || !*value)
+                goto missing;
+            g->curve_server_public = value;
         } else {
             snprintf(err, errlen, "unknown option '%s'", arg);
             return PUB_USAGE;
@@ -821,6 +835,44 @@ missing:
     }
     if (!pub_cmd_parse(argv[a])) {
         snprintf(err, errlen, "unknown command '%s'", argv[a]);
+        return PUB_USAGE;
+    }
+    if (g->curve_server_public && !g->curve_cert) {
+        snprintf(err, errlen, "--curve-server-public needs --curve-cert");
+        return PUB_USAGE;
+    }
+    return PUB_OK;
+}
+
+int
+pub_keygen_args(int argc, char **argv, const char **out, const char **name,
+                char *err, size_t errlen)
+{
+    *out = *name = NULL;
+    for (int a = 1; a < argc; a++) {
+        const char *arg = argv[a];
+        const char **slot = NULL;
+        const char *value = NULL;
+        int rc;
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0)
+            return PUB_HELP;
+        if ((rc = s_global_value(argc, argv, &a, "--out", NULL, &value)) != 0)
+            slot = out;
+        else if ((rc = s_global_value(argc, argv, &a, "--name", NULL,
+                                      &value)) != 0)
+            slot = name;
+        if (!slot) {
+            snprintf(err, errlen, "keygen: unknown option '%s'", arg);
+            return PUB_USAGE;
+        }
+        if (rc < 0 || !*value) {
+            snprintf(err, errlen, "keygen: %s needs a value", arg);
+            return PUB_USAGE;
+        }
+        *slot = value;
+    }
+    if (!*out) {
+        snprintf(err, errlen, "keygen: missing --out");
         return PUB_USAGE;
     }
     return PUB_OK;
@@ -897,6 +949,14 @@ static const char s_help_main[] =
     "  -c, --config FILE  read broker.ingress_ack from this conduit.yaml\n"
     "  --timeout MS       how long to wait for the broker's answer "
     "(default 5000)\n"
+    "  --curve-cert FILE  talk CurveZMQ with this client certificate: the\n"
+    "                     FILE keygen wrote (FILE_secret beside it is read)\n"
+    "                     or FILE_secret itself; the broker must list FILE\n"
+    "                     in its broker.curve_clients_dir\n"
+    "  --curve-server-public FILE\n"
+    "                     the broker's public certificate (the FILE of its\n"
+    "                     pair); with -c it defaults to the config's\n"
+    "                     broker.curve_secret_cert\n"
     "  -h, --help         this text; COMMAND --help describes a command\n"
     "The endpoint is --broker, else broker.ingress_ack of -c FILE, else\n"
     "$CONDUIT_BROKER, else " PUB_DEFAULT_ENDPOINT ".\n"
@@ -910,6 +970,7 @@ static const char s_help_main[] =
     "  key              add|update|disable|enable|delete a virtual key\n"
     "  stats            print the broker's figures as JSON\n"
     "  ndjson           publish one ingress map per line of stdin\n"
+    "  keygen           write a CurveZMQ key pair (no broker needed)\n"
     "\n"
     "Exit status: 0 when the broker accepted everything, 1 on failure\n"
     "(broker unreachable, message rejected, malformed JSON; the reason goes\n"
@@ -1037,6 +1098,28 @@ static const char s_help_ndjson[] =
     "stderr as 'line N: REASON'; the exit status is 0 only when every line\n"
     "was accepted.\n";
 
+static const char s_help_keygen[] =
+    "usage: conduit-pub keygen --out FILE [--name NAME]\n"
+    "\n"
+    "Writes a new CurveZMQ key pair as czmq certificate files: FILE holds\n"
+    "the public key (copy it into the broker's broker.curve_clients_dir to\n"
+    "accept this client, or hand it to clients when FILE is the broker's\n"
+    "own pair), FILE_secret holds both keys, mode 0600 (keep it: it is\n"
+    "what --curve-cert, broker.curve_secret_cert and gateway.curve_cert\n"
+    "read). Prints the public key. Existing files are not overwritten.\n"
+    "\n"
+    "  --out FILE         where to write FILE and FILE_secret\n"
+    "  --name NAME        a name stored in the certificates' metadata\n"
+    "\n"
+    "Example:\n"
+    "  conduit-pub keygen --out srv/broker    # the broker's pair\n"
+    "  conduit-pub keygen --out me/pub        # a publisher's pair\n"
+    "  mkdir -p srv/clients && cp me/pub srv/clients/   # accept it\n"
+    "  # conduit.yaml: broker.curve_secret_cert: srv/broker\n"
+    "  #               broker.curve_clients_dir: srv/clients\n"
+    "  conduit-pub --curve-cert me/pub --curve-server-public srv/broker "
+    "stats\n";
+
 const char *
 pub_help(const char *name)
 {
@@ -1057,6 +1140,8 @@ pub_help(const char *name)
         return s_help_stats;
     case PUB_CMD_NDJSON:
         return s_help_ndjson;
+    case PUB_CMD_KEYGEN:
+        return s_help_keygen;
     }
     return s_help_main;
 }

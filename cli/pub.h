@@ -43,14 +43,17 @@ enum pub_cmd {
     PUB_CMD_KEY,
     PUB_CMD_STATS,
     PUB_CMD_NDJSON,
+    PUB_CMD_KEYGEN,
 };
 
 /* The options before the command. */
 typedef struct pub_global {
-    const char *broker; /* --broker; NULL = not given (borrowed argv) */
-    const char *config; /* -c; NULL = not given (borrowed argv) */
-    int64_t timeout_ms; /* --timeout; > 0 */
-    int cmd_index;      /* argv index of the command; argc = none */
+    const char *broker;     /* --broker; NULL = not given (borrowed argv) */
+    const char *config;     /* -c; NULL = not given (borrowed argv) */
+    const char *curve_cert; /* --curve-cert; NULL = plain */
+    const char *curve_server_public; /* --curve-server-public; NULL = none */
+    int64_t timeout_ms;              /* --timeout; > 0 */
+    int cmd_index; /* argv index of the command; argc = none */
 } pub_global_t;
 
 /* Parses the options that precede the command (argv[0] is the program).
@@ -72,6 +75,12 @@ int pub_build(int argc, char **argv, int64_t now_ms, cdt_buf_t *out, char *err,
 /* Checks the flags of the ndjson command (it takes none but --help):
  * PUB_OK, PUB_HELP or PUB_USAGE. */
 int pub_ndjson_args(int argc, char **argv, char *err, size_t errlen);
+
+/* Checks the flags of the keygen command: --out FILE (required) and
+ * --name NAME (optional), stored in *out and *name (borrowed argv; NULL
+ * when absent). PUB_OK, PUB_HELP or PUB_USAGE. */
+int pub_keygen_args(int argc, char **argv, const char **out, const char **name,
+                    char *err, size_t errlen);
 
 /* Converts one NDJSON line (without its newline) to an ingress map
  * appended to out. Returns 1 for a blank line (nothing appended), 0 for a

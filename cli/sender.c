@@ -34,6 +34,9 @@ typedef struct slot {
 struct sender {
     void *ctx;
     void *sock;
+    void *mon;      /* PAIR: the DEALER's handshake events */
+    bool curve;     /* we are a CURVE client */
+    int vague;      /* handshakes that failed without a reason */
     char *endpoint; /* owned, for messages */
     size_t window;
     int64_t timeout_ms;
@@ -46,9 +49,44 @@ struct sender {
     char error[512];
 };
 
+/* Applies the CURVE client keys. Returns 0 or -1. */
+static int
+s_set_curve(void *sock, const sender_curve_t *c)
+{
+    return zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, c->server_key,
+                          SENDER_Z85_LEN) ||
+                   zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, c->public_key,
+                                  SENDER_Z85_LEN) ||
+                   zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, c->secret_key,
+                                  SENDER_Z85_LEN)
+               ? -1
+               : 0;
+}
+
+/* Watches the DEALER's handshakes on an inproc PAIR (the context is
+ * ours alone, so the name cannot collide). Returns 0 or -1. */
+static int
+s_monitor(sender_t *self)
+{
+    const char *ep = "inproc://conduit-pub-monitor";
+    if (zmq_socket_monitor(self->sock, ep,
+                           ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) != 0)
+        return -1;
+    self->mon = zmq_socket(self->ctx, ZMQ_PAIR);
+    int linger = 0;
+    if (!self->mon ||
+        zmq_setsockopt(self->mon, ZMQ_LINGER, &linger, sizeof linger) ||
+        zmq_connect(self->mon, ep) == -1)
+        return -1;
+    return 0;
+}
+
 sender_t *
 sender_new(const char *endpoint, size_t window, int64_t timeout_ms,
-           sender_ack_fn *fn, void *arg, char *err, size_t errlen)
+           const sender_curve_t *curve, sender_ack_fn *fn, void *arg, char *err,
+           size_t errlen)
 {
     assert(window > 0 && timeout_ms > 0);
     sender_t *self = cdt_xcalloc(1, sizeof *self);
@@ -72,6 +110,9 @@ sender_new(const char *endpoint, size_t window, int64_t timeout_ms,
         zmq_setsockopt(self->sock, ZMQ_SNDHWM, &hwm, sizeof hwm) ||
         zmq_setsockopt(self->sock, ZMQ_RCVHWM, &hwm, sizeof hwm))
         goto fail;
+    self->curve = curve != NULL;
+    if ((curve && s_set_curve(self->sock, curve) != 0) || s_monitor(self) != 0)
+        goto fail;
     if (zmq_connect(self->sock, endpoint) == -1)
         goto fail;
     return self;
@@ -89,8 +130,13 @@ sender_destroy(sender_t **self_p)
     sender_t *self = *self_p;
     if (!self)
         return;
-    if (self->sock)
+    if (self->sock) {
+        if (self->mon)
+            (void)zmq_socket_monitor(self->sock, NULL, 0);
         zmq_close(self->sock);
+    }
+    if (self->mon)
+        zmq_close(self->mon);
     if (self->ctx)
         zmq_ctx_term(self->ctx);
     free(self->slots);
@@ -196,6 +242,83 @@ s_drain(sender_t *self)
     }
 }
 
+/* Reads the monitor's events: -1 with the reason in self->error after a
+ * failed handshake, else 0. Each event is [u16 event, u32 value] in host
+ * order, then the endpoint. */
+static int
+s_check_handshake(sender_t *self)
+{
+    int rc = 0;
+    for (;;) {
+        zmq_msg_t head;
+        zmq_msg_init(&head);
+        if (zmq_msg_recv(&head, self->mon, ZMQ_DONTWAIT) == -1) {
+            zmq_msg_close(&head);
+            return rc;
+        }
+        bool more = zmq_msg_more(&head);
+        uint16_t event = 0;
+        uint32_t value = 0;
+        if (zmq_msg_size(&head) >= 6) {
+            memcpy(&event, zmq_msg_data(&head), sizeof event);
+            memcpy(&value, (uint8_t *)zmq_msg_data(&head) + 2, sizeof value);
+        }
+        zmq_msg_close(&head);
+        while (more) {
+            zmq_msg_t rest;
+            zmq_msg_init(&rest);
+            more =
+                zmq_msg_recv(&rest, self->mon, 0) != -1 && zmq_msg_more(&rest);
+            zmq_msg_close(&rest);
+        }
+        if (rc != 0 || event == 0)
+            continue;
+        /* The broker closing the connection mid-handshake is what a
+         * mechanism or server key mismatch looks like from this side,
+         * but a broker going down does it too: only a second one in a
+         * row is taken as final. */
+        if (event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL && ++self->vague < 2)
+            continue;
+        rc = -1;
+        if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+            snprintf(self->error, sizeof self->error,
+                     "the broker at '%s' refused this client's CurveZMQ "
+                     "key (status %u): its public certificate must be in "
+                     "the broker's broker.curve_clients_dir",
+                     self->endpoint, (unsigned)value);
+        else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL &&
+                 value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH)
+            snprintf(self->error, sizeof self->error,
+                     self->curve ? "the broker at '%s' does not use CurveZMQ "
+                                   "(drop --curve-cert)"
+                                 : "the broker at '%s' requires CurveZMQ (give "
+                                   "--curve-cert and --curve-server-public)",
+                     self->endpoint);
+        else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL &&
+                 value == ZMQ_PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC)
+            snprintf(self->error, sizeof self->error,
+                     "CurveZMQ handshake with '%s' failed: wrong server "
+                     "key? (--curve-server-public)",
+                     self->endpoint);
+        else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+            snprintf(self->error, sizeof self->error,
+                     self->curve
+                         ? "the broker at '%s' closed the connection during "
+                           "the CurveZMQ handshake: wrong server key "
+                           "(--curve-server-public), or the broker does "
+                           "not use CurveZMQ?"
+                         : "the broker at '%s' closed the connection during "
+                           "the handshake: does it require CurveZMQ? (give "
+                           "--curve-cert and --curve-server-public)",
+                     self->endpoint);
+        else
+            snprintf(self->error, sizeof self->error,
+                     "handshake with '%s' failed (ZeroMQ event 0x%x, "
+                     "0x%x)",
+                     self->endpoint, (unsigned)event, (unsigned)value);
+    }
+}
+
 /* Waits until `done` holds, reading answers; the timeout restarts with
  * every answer, so a long backlog that keeps moving is not cut short. */
 static int
@@ -210,13 +333,16 @@ s_wait(sender_t *self, bool (*done)(const sender_t *))
                      self->endpoint, (long long)self->timeout_ms);
             return -1;
         }
-        zmq_pollitem_t item = {self->sock, 0, ZMQ_POLLIN, 0};
-        int rc = zmq_poll(&item, 1, (long)left);
+        zmq_pollitem_t items[2] = {{self->sock, 0, ZMQ_POLLIN, 0},
+                                   {self->mon, 0, ZMQ_POLLIN, 0}};
+        int rc = zmq_poll(items, 2, (long)left);
         if (rc == -1 && zmq_errno() != EINTR) {
             snprintf(self->error, sizeof self->error, "cannot poll: %s",
                      zmq_strerror(zmq_errno()));
             return -1;
         }
+        if (s_check_handshake(self) != 0)
+            return -1;
         int n = s_drain(self);
         if (n < 0)
             return -1;
@@ -264,9 +390,10 @@ sender_send(sender_t *self, const void *map, size_t len, uint64_t tag)
             return -1;
         }
         /* the queue is full: read answers while it drains */
-        zmq_pollitem_t item = {self->sock, 0, ZMQ_POLLIN | ZMQ_POLLOUT, 0};
-        (void)zmq_poll(&item, 1, (long)left);
-        if (s_drain(self) < 0)
+        zmq_pollitem_t items[2] = {{self->sock, 0, ZMQ_POLLIN | ZMQ_POLLOUT, 0},
+                                   {self->mon, 0, ZMQ_POLLIN, 0}};
+        (void)zmq_poll(items, 2, (long)left);
+        if (s_check_handshake(self) != 0 || s_drain(self) < 0)
             return -1;
     }
     /* once the first part is queued the last one cannot block */

@@ -13,6 +13,12 @@
  * awaited, the waiting call fails and sender_error() says so. Sockets
  * linger 0 ms, so the process never hangs on exit.
  *
+ * CurveZMQ: with keys the DEALER is a CURVE client of the broker. A
+ * socket monitor watches the handshake either way, so a refused key or a
+ * mismatch (a plain client and a CurveZMQ broker, or the reverse, or the
+ * wrong server key) fails the waiting call at once with the reason,
+ * rather than after the timeout: retrying would not change the outcome.
+ *
  * SPDX-License-Identifier: MIT
  */
 #ifndef SENDER_H
@@ -24,6 +30,15 @@
 
 typedef struct sender sender_t;
 
+#define SENDER_Z85_LEN 40
+
+/* A CURVE client's keys, Z85 text. */
+typedef struct sender_curve {
+    char public_key[SENDER_Z85_LEN + 1];
+    char secret_key[SENDER_Z85_LEN + 1];
+    char server_key[SENDER_Z85_LEN + 1]; /* the broker's public key */
+} sender_curve_t;
+
 /* Called once per answer. ok and error come from the ack map (error is ""
  * when ok; "malformed answer from the broker" when the map is not an ack
  * map, with ok false); reply/reply_len is the raw answer map, borrowed for
@@ -31,10 +46,12 @@ typedef struct sender sender_t;
 typedef void(sender_ack_fn)(void *arg, uint64_t tag, bool ok, const char *error,
                             const uint8_t *reply, size_t reply_len);
 
-/* Connects to endpoint. Returns a sender (caller owns) or NULL with the
+/* Connects to endpoint, as a CURVE client when curve is not NULL (the
+ * keys are copied). Returns a sender (caller owns) or NULL with the
  * reason in err. */
 sender_t *sender_new(const char *endpoint, size_t window, int64_t timeout_ms,
-                     sender_ack_fn *fn, void *arg, char *err, size_t errlen);
+                     const sender_curve_t *curve, sender_ack_fn *fn, void *arg,
+                     char *err, size_t errlen);
 
 void sender_destroy(sender_t **self_p);
 

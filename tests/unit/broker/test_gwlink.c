@@ -3,7 +3,8 @@
  * real ROUTER on inproc://, DEALERs as gateways, gwlink_on_readable called
  * when the poller says so. Covers what the whole-broker test cannot reach
  * from outside: KICK, gateway restarts and reconnections, messages from
- * unknown gateways, sends to a gateway that left.
+ * unknown gateways, sends to a gateway that left, hostile frames, and the
+ * per-gateway figures of the stats answer.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -17,12 +18,14 @@
 #include <check.h>
 #include <czmq.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 Suite *gwlink_suite(void);
 
 #define INCARNATION 1000
 #define TIMEOUT_MS  5000
+#define MAX_FRAME   4096
 
 typedef struct fx {
     cdt_config_t cfg;
@@ -69,7 +72,8 @@ s_setup(fx_t *f)
                         .heartbeat_ms = 1000,
                         .timeout_ms = TIMEOUT_MS,
                         .max_conns_per_key = 100,
-                        .max_conns_total = 1000};
+                        .max_conns_total = 1000,
+                        .max_frame_bytes = MAX_FRAME};
     snprintf(f->ep, sizeof f->ep, "inproc://d-gwlink-%d", ++counter);
     f->link = gwlink_new(f->ep, &ctx);
     ck_assert_ptr_nonnull(f->link);
@@ -343,6 +347,79 @@ START_TEST(test_gwlink_timeout_and_departed_gateway)
 }
 END_TEST
 
+START_TEST(test_gwlink_hostile_frames_are_counted_and_survived)
+{
+    fx_t f;
+    s_setup(&f);
+    gw_t a;
+    s_gw_open(&a, &f, NULL);
+    s_hello(&f, &a, "a", 1);
+    void *s = zsock_resolve(a.sock);
+    /* oversize (a well-formed INVOKE, just too large: its args alone
+     * exceed the limit) */
+    size_t n = MAX_FRAME + 1;
+    uint8_t *big = calloc(1, n);
+    cdt_buf_t out = CDT_BUF_INIT;
+    cdt_link_encode_invoke(&out, 1, 1, "SubscribeToTask", 15, big,
+                           n); /* the rest of the frame: envelope */
+    ck_assert_uint_gt(out.len, MAX_FRAME);
+    s_gw_send(&f, &a, &out);
+    free(big);
+    ck_assert_uint_eq(gwlink_counters(f.link)->oversize, 1);
+    ck_assert(!s_gw_recv(&a, 100)); /* no answer to it */
+    /* garbage, truncated, 4 G declared, empty, wrong shape, two frames */
+    const char *bad[] = {"\xc1", "\x93\x01",     "\xdd\xff\xff\xff\xff",
+                         "",     "\x92\x02\x01", "\x81\x01\x01"};
+    size_t lens[] = {1, 2, 5, 0, 3, 3};
+    for (size_t i = 0; i < 6; i++) {
+        uint8_t *copy = malloc(lens[i] ? lens[i] : 1);
+        memcpy(copy, bad[i], lens[i]);
+        /* straight into the handler: exact-size buffers for ASan */
+        gwlink_handle(f.link, (const uint8_t *)"rid", 3, copy, lens[i], f.now);
+        free(copy);
+    }
+    zmq_send(s, "a", 1, ZMQ_SNDMORE);
+    zmq_send(s, "b", 1, 0);
+    s_pump(&f);
+    ck_assert_uint_eq(gwlink_counters(f.link)->garbage, 1 + 6 + 1);
+    /* the gateway is served as before */
+    ck_assert_uint_eq(s_open(&f, &a, 1, "TaskHub", 1), 0);
+    cdt_buf_release(&out);
+    s_gw_close(&a);
+    s_teardown(&f);
+}
+END_TEST
+
+START_TEST(test_gwlink_gateway_info_counts_what_it_was_sent)
+{
+    fx_t f;
+    s_setup(&f);
+    gw_t a, b;
+    s_gw_open(&a, &f, NULL);
+    s_gw_open(&b, &f, NULL);
+    s_hello(&f, &a, "a", 1);
+    s_hello(&f, &b, "b", 1);
+    ck_assert_uint_eq(s_open(&f, &a, 1, "TaskHub", 1), 0);
+    ck_assert_uint_eq(s_open(&f, &a, 2, "TaskHub", 2), 0);
+    ck_assert_int_eq(gwlink_send(f.link, 0, "\x91\x04", 2), 0);
+    gwlink_gateway_info_t gi;
+    ck_assert(gwlink_gateway_info(f.link, 0, f.now + 5, &gi));
+    ck_assert_str_eq(gi.name, "a");
+    ck_assert_uint_eq(gi.connections, 2);
+    ck_assert_uint_eq(gi.events, 1);
+    ck_assert_uint_eq(gi.sends, 1 + 2 + 1); /* WELCOME, 2 CONN_READY, one */
+    ck_assert_int_eq(gi.silent_ms, 5);
+    ck_assert(gwlink_gateway_info(f.link, 1, f.now, &gi));
+    ck_assert_str_eq(gi.name, "b");
+    ck_assert_uint_eq(gi.connections, 0);
+    ck_assert_uint_eq(gi.events, 0);
+    ck_assert(!gwlink_gateway_info(f.link, 2, f.now, &gi));
+    s_gw_close(&a);
+    s_gw_close(&b);
+    s_teardown(&f);
+}
+END_TEST
+
 Suite *
 gwlink_suite(void)
 {
@@ -355,6 +432,8 @@ gwlink_suite(void)
     tcase_add_test(tc, test_gwlink_reconnected_gateway_replaces_its_old_record);
     tcase_add_test(tc, test_gwlink_unknown_gateway_is_told_to_say_hello);
     tcase_add_test(tc, test_gwlink_timeout_and_departed_gateway);
+    tcase_add_test(tc, test_gwlink_hostile_frames_are_counted_and_survived);
+    tcase_add_test(tc, test_gwlink_gateway_info_counts_what_it_was_sent);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -2,7 +2,10 @@
  * test_ingress - the acknowledged endpoint's group commit: the sync hook
  * runs once per batch, before any ack of it is sent; when it fails, every
  * message it would have made durable is acknowledged as failed, and
- * refusals keep their own reasons.
+ * refusals keep their own reasons. And hostile input on both endpoints:
+ * every bad message is counted on its endpoint, answered (on the
+ * acknowledged one) with a reason, never handed to the handler, and the
+ * next good message is handled.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -13,6 +16,7 @@
 #include <check.h>
 #include <czmq.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 Suite *ingress_suite(void);
@@ -113,7 +117,7 @@ s_batch(const char *tag, fake_t *f, const char *const *hubs, size_t n,
     char ep[64];
     snprintf(ep, sizeof ep, "inproc://ingress-%s", tag);
     cdt_log_set_level(CDT_LOG_ERROR);
-    ingress_t *in = ingress_new("", ep, 1 << 20, s_handler, NULL, f);
+    ingress_t *in = ingress_new("", ep, 1 << 20, NULL, s_handler, NULL, f);
     ck_assert_ptr_nonnull(in);
     ingress_set_sync(in, s_sync);
     zsock_t *pub = zsock_new_dealer(ep);
@@ -179,7 +183,7 @@ START_TEST(test_ingress_process_syncs_each_message)
 {
     fake_t f = {.fail_sync = true};
     cdt_log_set_level(CDT_LOG_ERROR);
-    ingress_t *in = ingress_new("", "", 1 << 20, s_handler, NULL, &f);
+    ingress_t *in = ingress_new("", "", 1 << 20, NULL, s_handler, NULL, &f);
     ck_assert_ptr_nonnull(in);
     ingress_set_sync(in, s_sync);
     cdt_buf_t body = CDT_BUF_INIT, ack = CDT_BUF_INIT;
@@ -201,6 +205,162 @@ START_TEST(test_ingress_process_syncs_each_message)
 }
 END_TEST
 
+/* ---- hostile input ------------------------------------------------------ */
+
+/* Runs one bad body through both paths from an exact-size heap copy (so
+ * ASan sees any over-read); the ack path must answer a refusal. */
+static void
+s_bad(ingress_t *in, const void *body, size_t len, const char *reason)
+{
+    uint8_t *copy = malloc(len ? len : 1);
+    memcpy(copy, body, len);
+    ck_assert_int_eq(ingress_process(in, copy, len, NULL, 0), -1);
+    cdt_buf_t ack = CDT_BUF_INIT;
+    ck_assert_int_eq(ingress_process(in, copy, len, &ack, 0), -1);
+    bool ok = true;
+    char err[256];
+    ck_assert_int_eq(
+        cdt_ingress_decode_ack(ack.data, ack.len, &ok, err, sizeof err), 0);
+    ck_assert(!ok);
+    ck_assert_msg(strstr(err, reason), "'%s' is not about '%s'", err, reason);
+    cdt_buf_release(&ack);
+    free(copy);
+}
+
+START_TEST(test_ingress_garbage_counted_per_endpoint)
+{
+    fake_t f = {0};
+    cdt_log_set_level(CDT_LOG_ERROR);
+    ingress_t *in = ingress_new("", "", 64, NULL, s_handler, NULL, &f);
+    ck_assert_ptr_nonnull(in);
+    cdt_buf_t good = CDT_BUF_INIT, big = CDT_BUF_INIT;
+    s_body(&good, "ok");
+    s_body(&big,
+           "a-hub-name-long-enough-to-pass-the-64-byte-limit-of-this-test");
+    uint8_t deep[41];
+    memset(deep, 0x91, 40); /* 40 nested arrays: msgpack-c allows 32 */
+    deep[40] = 0xc0;
+    const uint8_t dd[] = {0xdd, 0xff, 0xff, 0xff, 0xff, 0x01};
+    const uint8_t df[] = {0xdf, 0xff, 0xff, 0xff, 0xff};
+    uint8_t trail[80];
+    memcpy(trail, good.data, good.len);
+    trail[good.len] = 0x00;
+
+    s_bad(in, dd, sizeof dd, "not a MessagePack value");
+    s_bad(in, df, sizeof df, "not a MessagePack value");
+    s_bad(in, good.data, good.len - 3, "not a MessagePack value");
+    s_bad(in, "", 0, "not a MessagePack value");
+    s_bad(in, deep, sizeof deep, "nested too deeply");
+    s_bad(in, trail, good.len + 1, "1 trailing bytes");
+    s_bad(in, big.data, big.len, "message too large");
+    s_bad(in, "\x93\x01\x02\x03", 4, "map");
+    const ingress_counters_t *c = ingress_counters(in);
+    ck_assert_uint_eq(c->sub_garbage, 8);
+    ck_assert_uint_eq(c->ack_garbage, 8);
+    ck_assert_uint_eq(c->garbage, 16);
+    ck_assert_uint_eq(c->oversize, 2);
+    ck_assert_int_eq(f.handled, 0);
+    /* and the next good one is handled on both paths */
+    ck_assert_int_eq(ingress_process(in, good.data, good.len, NULL, 0), 0);
+    cdt_buf_t ack = CDT_BUF_INIT;
+    ck_assert_int_eq(ingress_process(in, good.data, good.len, &ack, 0), 0);
+    ck_assert_int_eq(f.handled, 2);
+    ck_assert_uint_eq(c->accepted[CDT_IN_EVENT], 2);
+    cdt_buf_release(&ack);
+    cdt_buf_release(&good);
+    cdt_buf_release(&big);
+    ingress_destroy(&in);
+}
+END_TEST
+
+/* Reads what is waiting on sock into in, through the real handlers. */
+static void
+s_pump(ingress_t *in, zsock_t *sock, bool ack)
+{
+    zpoller_t *p = zpoller_new(sock, NULL);
+    while (zpoller_wait(p, 100)) {
+        if (ack)
+            ingress_on_ack(in, 1);
+        else
+            ingress_on_sub(in, 1);
+    }
+    zpoller_destroy(&p);
+}
+
+START_TEST(test_ingress_wrong_frames_on_both_sockets)
+{
+    fake_t f = {0};
+    cdt_log_set_level(CDT_LOG_ERROR);
+    ingress_t *in = ingress_new("inproc://ingress-frames-sub",
+                                "inproc://ingress-frames-ack", 1 << 20, NULL,
+                                s_handler, NULL, &f);
+    ck_assert_ptr_nonnull(in);
+    cdt_buf_t good = CDT_BUF_INIT;
+    s_body(&good, "ok");
+
+    /* SUB: a two-frame message is garbage, the next one is handled */
+    zsock_t *pub = zsock_new_pub(">inproc://ingress-frames-sub");
+    ck_assert_ptr_nonnull(pub);
+    void *ps = zsock_resolve(pub);
+    /* PUB drops until the subscription has arrived: send until one
+     * gets through (bounded) */
+    for (int i = 0; i < 100 && f.handled == 0; i++) {
+        zmq_send(ps, good.data, good.len, 0);
+        s_pump(in, ingress_sub_sock(in), false);
+    }
+    ck_assert_int_eq(f.handled, 1);
+    zmq_send(ps, good.data, good.len, ZMQ_SNDMORE);
+    zmq_send(ps, "x", 1, 0);
+    zmq_send(ps, good.data, good.len, 0);
+    s_pump(in, ingress_sub_sock(in), false);
+    ck_assert_uint_eq(ingress_counters(in)->sub_garbage, 1);
+    ck_assert_int_eq(f.handled, 2);
+
+    /* ROUTER: one frame (no sequence), three frames, a short sequence */
+    zsock_t *d = zsock_new_dealer("inproc://ingress-frames-ack");
+    ck_assert_ptr_nonnull(d);
+    void *ds = zsock_resolve(d);
+    uint64_t seq = 7;
+    zmq_send(ds, good.data, good.len, 0);
+    zmq_send(ds, &seq, 8, ZMQ_SNDMORE);
+    zmq_send(ds, good.data, good.len, ZMQ_SNDMORE);
+    zmq_send(ds, "x", 1, 0);
+    zmq_send(ds, &seq, 3, ZMQ_SNDMORE);
+    zmq_send(ds, good.data, good.len, 0);
+    s_pump(in, ingress_ack_sock(in), true);
+    ck_assert_uint_eq(ingress_counters(in)->ack_garbage, 3);
+    ck_assert_int_eq(f.handled, 2);
+    /* whatever was answered is a refusal naming the expected shape */
+    zsock_set_rcvtimeo(d, 200);
+    zmsg_t *m;
+    int answers = 0;
+    while ((m = zmsg_recv(d)) != NULL) {
+        zframe_t *last = zmsg_last(m);
+        bool ok = true;
+        char err[128];
+        ck_assert_int_eq(cdt_ingress_decode_ack(zframe_data(last),
+                                                zframe_size(last), &ok, err,
+                                                sizeof err),
+                         0);
+        ck_assert(!ok);
+        ck_assert_ptr_nonnull(strstr(err, "expected two frames"));
+        answers++;
+        zmsg_destroy(&m);
+    }
+    ck_assert_int_ge(answers, 1);
+    s_send(d, 8, "ok");
+    s_pump(in, ingress_ack_sock(in), true);
+    char err[128];
+    ck_assert(s_ack(d, 8, err, sizeof err));
+    ck_assert_int_eq(f.handled, 3);
+
+    zsock_destroy(&d);
+    zsock_destroy(&pub);
+    cdt_buf_release(&good);
+    ingress_destroy(&in);
+}
+END_TEST
+
 Suite *
 ingress_suite(void)
 {
@@ -210,6 +370,10 @@ ingress_suite(void)
     tcase_add_test(tc, test_ingress_failed_sync_fails_the_accepted);
     tcase_add_test(tc, test_ingress_no_sync_without_acceptance);
     tcase_add_test(tc, test_ingress_process_syncs_each_message);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("hostile input");
+    tcase_add_test(tc, test_ingress_garbage_counted_per_endpoint);
+    tcase_add_test(tc, test_ingress_wrong_frames_on_both_sockets);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -322,6 +322,33 @@ START_TEST(test_invoke_send_self)
 }
 END_TEST
 
+/* The arguments come from the gateway link: a container declaring more
+ * elements than bytes follow is refused before msgpack-c allocates
+ * storage for its declared count (4 G elements: ~100 GB, which under
+ * ASan aborts the process). Exact-size heap buffers let ASan see any
+ * over-read. */
+START_TEST(test_invoke_refuses_huge_declared_counts)
+{
+    static const uint8_t huge[][6] = {
+        {0xdd, 0xff, 0xff, 0xff, 0xff, 0xa1}, /* array32 of 4 G */
+        {0x91, 0xdd, 0xff, 0xff, 0xff, 0xff}, /* nested */
+        {0x91, 0xdf, 0xff, 0xff, 0xff, 0xff}, /* map32 of 4 G */
+    };
+    for (size_t i = 0; i < sizeof huge / sizeof huge[0]; i++) {
+        uint8_t *buf = malloc(sizeof huge[i]);
+        memcpy(buf, huge[i], sizeof huge[i]);
+        invoke_result_t r;
+        invoke_eval(s_hub("TaskHub"), 7, false, "SubscribeToTaskType", 19, buf,
+                    sizeof huge[i], s_owner, NULL, &r);
+        ck_assert(!r.ok);
+        ck_assert_str_eq(r.error, "Failed to invoke 'SubscribeToTaskType' "
+                                  "due to an error on the server.");
+        invoke_result_release(&r);
+        free(buf);
+    }
+}
+END_TEST
+
 Suite *
 invoke_suite(void)
 {
@@ -334,6 +361,7 @@ invoke_suite(void)
     tcase_add_test(tc, test_invoke_join_and_leave);
     tcase_add_test(tc, test_invoke_join_each_scoped_to_key);
     tcase_add_test(tc, test_invoke_send_self);
+    tcase_add_test(tc, test_invoke_refuses_huge_declared_counts);
     suite_add_tcase(s, tc);
     return s;
 }

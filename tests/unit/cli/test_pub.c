@@ -569,6 +569,76 @@ START_TEST(test_pub_help_covers_every_flag)
     ck_assert_ptr_nonnull(strstr(pub_help("key"), "--secret"));
     ck_assert_ptr_nonnull(strstr(pub_help("ndjson"), "line N"));
     ck_assert_ptr_eq(pub_help("nope"), pub_help(NULL));
+    ck_assert_ptr_nonnull(strstr(pub_help(NULL), "--curve-cert FILE"));
+    ck_assert_ptr_nonnull(strstr(pub_help(NULL), "--curve-server-public"));
+    ck_assert_ptr_nonnull(strstr(pub_help(NULL), "keygen"));
+    ck_assert_ptr_nonnull(strstr(pub_help("keygen"), "--out FILE"));
+    ck_assert_ptr_nonnull(strstr(pub_help("keygen"), "FILE_secret"));
+}
+END_TEST
+
+START_TEST(test_pub_curve_options)
+{
+    pub_global_t g;
+    char err[256];
+    ck_assert_int_eq(GLOBAL(&g, err, "--curve-cert", "me", "stats"), PUB_OK);
+    ck_assert_str_eq(g.curve_cert, "me");
+    ck_assert_ptr_null(g.curve_server_public);
+    ck_assert_int_eq(GLOBAL(&g, err, "--curve-server-public=srv",
+                            "--curve-cert=me", "event"),
+                     PUB_OK);
+    ck_assert_str_eq(g.curve_cert, "me");
+    ck_assert_str_eq(g.curve_server_public, "srv");
+    ck_assert_int_eq(g.cmd_index, 3);
+    ck_assert_int_eq(GLOBAL(&g, err, "--curve-server-public", "srv", "stats"),
+                     PUB_USAGE);
+    ck_assert_str_eq(err, "--curve-server-public needs --curve-cert");
+    ck_assert_int_eq(GLOBAL(&g, err, "--curve-cert"), PUB_USAGE);
+    ck_assert_int_eq(GLOBAL(&g, err, "--curve-cert=", "stats"), PUB_USAGE);
+    /* after the command they are misplaced, not unknown */
+    cdt_buf_t out = CDT_BUF_INIT;
+    ck_assert_int_eq(BUILD(&out, err, "stats", "--curve-cert", "me"),
+                     PUB_USAGE);
+    ck_assert_ptr_nonnull(strstr(err, "goes before the command"));
+    cdt_buf_release(&out);
+}
+END_TEST
+
+START_TEST(test_pub_keygen_args)
+{
+    char w_keygen[] = "keygen", w_out[] = "--out", w_f[] = "certs/me",
+         w_name[] = "--name=me", w_x[] = "--x", w_help[] = "-h",
+         w_outeq[] = "--out=o";
+    const char *out, *name;
+    char err[256];
+    char *a1[] = {w_keygen, w_out, w_f, w_name};
+    ck_assert_int_eq(pub_keygen_args(4, a1, &out, &name, err, sizeof err),
+                     PUB_OK);
+    ck_assert_str_eq(out, "certs/me");
+    ck_assert_str_eq(name, "me");
+    char *a2[] = {w_keygen, w_outeq};
+    ck_assert_int_eq(pub_keygen_args(2, a2, &out, &name, err, sizeof err),
+                     PUB_OK);
+    ck_assert_str_eq(out, "o");
+    ck_assert_ptr_null(name);
+    char *a3[] = {w_keygen};
+    ck_assert_int_eq(pub_keygen_args(1, a3, &out, &name, err, sizeof err),
+                     PUB_USAGE);
+    ck_assert_str_eq(err, "keygen: missing --out");
+    char *a4[] = {w_keygen, w_x};
+    ck_assert_int_eq(pub_keygen_args(2, a4, &out, &name, err, sizeof err),
+                     PUB_USAGE);
+    char *a5[] = {w_keygen, w_out};
+    ck_assert_int_eq(pub_keygen_args(2, a5, &out, &name, err, sizeof err),
+                     PUB_USAGE);
+    char *a6[] = {w_keygen, w_help};
+    ck_assert_int_eq(pub_keygen_args(2, a6, &out, &name, err, sizeof err),
+                     PUB_HELP);
+    /* keygen makes no ingress map */
+    ck_assert_int_eq(pub_cmd_parse("keygen"), PUB_CMD_KEYGEN);
+    cdt_buf_t buf = CDT_BUF_INIT;
+    ck_assert_int_eq(BUILD(&buf, err, "keygen", "--out", "x"), PUB_USAGE);
+    ck_assert_uint_eq(buf.len, 0);
 }
 END_TEST
 
@@ -600,6 +670,8 @@ pub_suite(void)
     tcase_add_test(tc, test_pub_endpoint_precedence);
     tcase_add_test(tc, test_pub_ndjson_lines);
     tcase_add_test(tc, test_pub_help_covers_every_flag);
+    tcase_add_test(tc, test_pub_curve_options);
+    tcase_add_test(tc, test_pub_keygen_args);
     suite_add_tcase(s, tc);
     return s;
 }
