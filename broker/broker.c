@@ -65,7 +65,12 @@ struct broker {
     gwlink_t *gwlink;
     ingress_t *ingress;
     zloop_t *loop;
-    cdt_buf_t args;        /* scratch: event arguments */
+    cdt_buf_t args;         /* scratch: event arguments */
+    cdt_buf_t names;        /* scratch: an event's NUL-terminated strings */
+    const char **name_ptrs; /* scratch: pointers into names */
+    size_t name_cap;
+    int64_t iso_sec;       /* the second iso_prefix was made for */
+    char iso_prefix[20];   /* "YYYY-MM-DDTHH:MM:SS" of iso_sec */
     int64_t sync_retry_ms; /* monotonic: no task sync on ticks before */
 };
 
@@ -219,6 +224,8 @@ broker_new(const cdt_config_t *cfg)
     self->incarnation = s_random_u64();
     self->started_ms = cdt_clock_mono_ms();
     cdt_buf_init(&self->args);
+    cdt_buf_init(&self->names);
+    self->iso_sec = INT64_MIN;
 
     if (cfg->broker_store && cfg->broker_store[0]) {
         char *dir = cdt_config_path(cfg, cfg->broker_store);
@@ -342,6 +349,8 @@ broker_destroy(broker_t **self_p)
     cdt_catalog_destroy(&self->catalog);
     store_destroy(&self->store);
     cdt_buf_release(&self->args);
+    cdt_buf_release(&self->names);
+    free(self->name_ptrs);
     free(self);
     *self_p = NULL;
 }
@@ -460,8 +469,39 @@ s_pack_cstr(msgpack_packer *pk, const char *s)
 /* The SignalR arguments of an `event`: `arguments` as given, or `data` as
  * the single argument; a map gets `timestamp` and `correlationId` unless
  * it has them (DESIGN.md §3: payloads carry both). */
+/* An event's default timestamp. strftime costs as much as routing the
+ * event: the date and time are formatted once per second. */
 static void
-s_pack_event_args(const cdt_ingress_t *m, cdt_buf_t *out)
+s_event_iso8601(broker_t *self, int64_t wall_ms, char iso[CDT_ISO8601_LEN])
+{
+    int64_t sec = wall_ms >= 0 ? wall_ms / 1000 : (wall_ms - 999) / 1000;
+    if (sec != self->iso_sec) {
+        char full[CDT_ISO8601_LEN];
+        cdt_clock_iso8601(sec * 1000, full);
+        if (memcmp(full + 19, ".000Z", 5) != 0) {
+            /* out of range: whatever cdt_clock writes then */
+            cdt_clock_iso8601(wall_ms, iso);
+            return;
+        }
+        memcpy(self->iso_prefix, full, 19);
+        self->iso_prefix[19] = '\0';
+        self->iso_sec = sec;
+    }
+    int ms = (int)(wall_ms - sec * 1000);
+    memcpy(iso, self->iso_prefix, 19);
+    iso[19] = '.';
+    iso[20] = (char)('0' + ms / 100);
+    iso[21] = (char)('0' + ms / 10 % 10);
+    iso[22] = (char)('0' + ms % 10);
+    iso[23] = 'Z';
+    iso[24] = '\0';
+}
+
+/* The SignalR arguments of an `event`: `arguments` as given, or `data` as
+ * the single argument; a map gets `timestamp` and `correlationId` unless
+ * it has them (DESIGN.md §3: payloads carry both). */
+static void
+s_pack_event_args(broker_t *self, const cdt_ingress_t *m, cdt_buf_t *out)
 {
     msgpack_packer pk;
     msgpack_packer_init(&pk, out, cdt_buf_msgpack_write);
@@ -488,7 +528,7 @@ s_pack_event_args(const cdt_ingress_t *m, cdt_buf_t *out)
     }
     if (add_ts) {
         char iso[CDT_ISO8601_LEN];
-        cdt_clock_iso8601(m->ts > 0 ? m->ts : cdt_clock_wall_ms(), iso);
+        s_event_iso8601(self, m->ts > 0 ? m->ts : cdt_clock_wall_ms(), iso);
         s_pack_cstr(&pk, "timestamp");
         s_pack_cstr(&pk, iso);
     }
@@ -499,27 +539,41 @@ s_pack_event_args(const cdt_ingress_t *m, cdt_buf_t *out)
     }
 }
 
+/* The router takes C strings: the hub, target and group names are copied
+ * NUL-terminated into one reused buffer (no allocation per event once it
+ * has grown). */
 static int
 s_on_event(broker_t *self, const cdt_ingress_t *m, char *err, size_t errlen)
 {
-    char *hub = cdt_xstrndup(m->hub.ptr, m->hub.len);
-    char *target = cdt_xstrndup(m->target.ptr, m->target.len);
     size_t n = m->groups.n;
-    char **groups = cdt_xcalloc(n ? n : 1, sizeof(char *));
+    if (n + 1 > self->name_cap) {
+        self->name_cap = (n + 1) * 2;
+        self->name_ptrs =
+            cdt_xrealloc(self->name_ptrs, self->name_cap * sizeof(char *));
+    }
+    cdt_buf_t *b = &self->names;
+    cdt_buf_reset(b);
+    cdt_buf_append(b, m->hub.ptr, m->hub.len);
+    cdt_buf_append_byte(b, 0);
+    cdt_buf_append(b, m->target.ptr, m->target.len);
+    cdt_buf_append_byte(b, 0);
     for (size_t i = 0; i < n; i++) {
         cdt_str_t g = cdt_strv_at(m->groups, i);
-        groups[i] = cdt_xstrndup(g.ptr, g.len);
+        cdt_buf_append(b, g.ptr, g.len);
+        cdt_buf_append_byte(b, 0);
+    }
+    /* pointers only now: the buffer may have moved while it grew */
+    const char *base = (const char *)b->data;
+    const char *target = base + m->hub.len + 1;
+    size_t off = m->hub.len + 1 + m->target.len + 1;
+    for (size_t i = 0; i < n; i++) {
+        self->name_ptrs[i] = base + off;
+        off += cdt_strv_at(m->groups, i).len + 1;
     }
     cdt_buf_reset(&self->args);
-    s_pack_event_args(m, &self->args);
-    int rc = router_route(self->router, hub, (const char *const *)groups, n,
-                          target, self->args.data, self->args.len, err, errlen);
-    for (size_t i = 0; i < n; i++)
-        free(groups[i]);
-    free(groups);
-    free(target);
-    free(hub);
-    return rc;
+    s_pack_event_args(self, m, &self->args);
+    return router_route(self->router, base, self->name_ptrs, n, target,
+                        self->args.data, self->args.len, err, errlen);
 }
 
 static int

@@ -51,6 +51,9 @@ struct ingress {
     char *ack_ep;    /* owned, for logs */
     cdt_buf_t reply; /* the acks of one batch, back to back */
     s_held_t *held;  /* BATCH slots: acks waiting for the batch's sync */
+    /* decoded messages live here until handled: one zone for all, cleared
+     * per message, so that decoding allocates nothing in steady state */
+    msgpack_zone zone;
     /* [0] the SUB endpoint, [1] the ROUTER; then by s_kind */
     ratelog_t garbage_log[2][3];
     ratelog_t refused_log;
@@ -101,6 +104,7 @@ ingress_new(const char *sub_ep, const char *ack_ep, size_t max_bytes,
     self->sub_ep = cdt_xstrdup(sub_ep ? sub_ep : "");
     self->ack_ep = cdt_xstrdup(ack_ep ? ack_ep : "");
     cdt_buf_init(&self->reply);
+    msgpack_zone_init(&self->zone, 8192);
     if (*self->sub_ep &&
         !(self->sub = s_bind(ZMQ_SUB, sub_ep, max_bytes, curve, "ingress")))
         goto fail;
@@ -123,6 +127,7 @@ ingress_destroy(ingress_t **self_p)
     zsock_destroy(&self->sub);
     zsock_destroy(&self->ack);
     cdt_buf_release(&self->reply);
+    msgpack_zone_destroy(&self->zone);
     free(self->held);
     free(self->sub_ep);
     free(self->ack_ep);
@@ -206,8 +211,7 @@ s_process(ingress_t *self, const uint8_t *buf, size_t len, cdt_buf_t *ack,
     *synced_p = true;
     char err[512];
     int rc = -1;
-    msgpack_unpacked up;
-    msgpack_unpacked_init(&up);
+    msgpack_object obj;
 
     bool on_ack = ack != NULL;
     if (len > self->max_bytes) {
@@ -232,7 +236,7 @@ s_process(ingress_t *self, const uint8_t *buf, size_t len, cdt_buf_t *ack,
         s_garbage(self, on_ack, K_MALFORMED, err, now_ms);
         goto reply;
     }
-    if (msgpack_unpack_next(&up, (const char *)buf, len, &off) !=
+    if (msgpack_unpack((const char *)buf, len, &off, &self->zone, &obj) !=
             MSGPACK_UNPACK_SUCCESS ||
         off != len) {
         snprintf(err, sizeof err,
@@ -240,7 +244,7 @@ s_process(ingress_t *self, const uint8_t *buf, size_t len, cdt_buf_t *ack,
         s_garbage(self, on_ack, K_MALFORMED, err, now_ms);
         goto reply;
     }
-    if (s_is_stats(&up.data)) {
+    if (s_is_stats(&obj)) {
         self->counters.stats_requests++;
         if (!ack) {
             s_garbage(self, false, K_SHAPE,
@@ -256,7 +260,7 @@ s_process(ingress_t *self, const uint8_t *buf, size_t len, cdt_buf_t *ack,
         goto done;
     }
     cdt_ingress_t msg;
-    if (cdt_ingress_decode(&up.data, &msg, err, sizeof err) != 0) {
+    if (cdt_ingress_decode(&obj, &msg, err, sizeof err) != 0) {
         s_garbage(self, on_ack, K_MALFORMED, err, now_ms);
         goto reply;
     }
@@ -287,7 +291,7 @@ reply:
         self->counters.acks_sent++;
     }
 done:
-    msgpack_unpacked_destroy(&up);
+    msgpack_zone_clear(&self->zone);
     return rc;
 }
 

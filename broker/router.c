@@ -29,6 +29,7 @@ struct router {
     uint64_t seq;
     cdt_buf_t json;
     cdt_buf_t frame;
+    msgpack_zone zone;    /* the arguments decoded for the JSON frame */
     uint64_t *hub_events; /* per catalog hub */
     router_counters_t counters;
 };
@@ -45,6 +46,7 @@ router_new(const cdt_catalog_t *catalog, groups_t *groups, router_send_fn *send,
     self->send_arg = send_arg;
     cdt_buf_init(&self->json);
     cdt_buf_init(&self->frame);
+    msgpack_zone_init(&self->zone, 2048);
     self->hub_events =
         cdt_xcalloc(catalog->n_hubs ? catalog->n_hubs : 1, sizeof(uint64_t));
     return self;
@@ -59,6 +61,7 @@ router_destroy(router_t **self_p)
         return;
     cdt_buf_release(&self->json);
     cdt_buf_release(&self->frame);
+    msgpack_zone_destroy(&self->zone);
     free(self->hub_events);
     free(self);
     *self_p = NULL;
@@ -128,7 +131,8 @@ router_route(router_t *self, const char *hub_name, const char *const *groups,
         return 0;
     }
     cdt_buf_reset(&self->json);
-    if (cdt_link_build_json_frame(&self->json, target, args, args_len) != 0)
+    if (cdt_link_build_json_frame_zone(&self->json, target, args, args_len,
+                                       &self->zone) != 0)
         return s_refuse(self, err, errlen,
                         "arguments of '%s' cannot be written as JSON", target);
     self->counters.routed++;

@@ -470,18 +470,16 @@ cdt_link_encode_kick(cdt_buf_t *out, int64_t key_id, const char *reason)
 /* ---- the SignalR frame of an event ------------------------------------- */
 
 int
-cdt_link_build_json_frame(cdt_buf_t *out, const char *target, const void *args,
-                          size_t args_len)
+cdt_link_build_json_frame_zone(cdt_buf_t *out, const char *target,
+                               const void *args, size_t args_len,
+                               msgpack_zone *zone)
 {
     if (!args || args_len == 0)
         return -1;
     size_t entry = out->len;
-    msgpack_zone zone;
-    if (!msgpack_zone_init(&zone, 2048))
-        return -1;
     msgpack_object obj;
     int rc = -1;
-    if (cdt_msgpack_unpack_one(args, args_len, &zone, &obj) == -1 ||
+    if (cdt_msgpack_unpack_one(args, args_len, zone, &obj) == -1 ||
         obj.type != MSGPACK_OBJECT_ARRAY)
         goto done;
     cdt_buf_reserve(out, args_len * 2 + 48);
@@ -499,6 +497,20 @@ done:
         if (out->data)
             out->data[entry] = '\0';
     }
+    msgpack_zone_clear(zone);
+    return rc;
+}
+
+int
+cdt_link_build_json_frame(cdt_buf_t *out, const char *target, const void *args,
+                          size_t args_len)
+{
+    if (!args || args_len == 0)
+        return -1;
+    msgpack_zone zone;
+    if (!msgpack_zone_init(&zone, 2048))
+        return -1;
+    int rc = cdt_link_build_json_frame_zone(out, target, args, args_len, &zone);
     msgpack_zone_destroy(&zone);
     return rc;
 }

@@ -112,28 +112,28 @@ typedef struct cdt_link_msg {
     enum cdt_link_kind kind;
     uint64_t incarnation; /* HELLO, WELCOME, PING, PONG */
     uint32_t heartbeat_ms;
-    uint32_t timeout_ms;  /* WELCOME */
-    uint32_t req_id;      /* AUTH, AUTH_REP, INVOKE, INVOKE_REP */
-    uint64_t conn_id;     /* CONN_*, INVOKE, INVOKE_REP, DIRECT */
-    uint64_t seq;         /* EVENT */
-    int64_t key_id;       /* AUTH_REP, CONN_OPEN, KICK */
-    uint32_t status;      /* AUTH_REP, CONN_READY */
-    bool admin;           /* AUTH_REP, CONN_OPEN */
-    bool restore;         /* CONN_OPEN */
-    bool ok;              /* INVOKE_REP */
-    cdt_str_t name;       /* HELLO */
-    cdt_str_t hub;        /* AUTH, CONN_OPEN, EVENT */
-    cdt_str_t token;      /* AUTH */
-    cdt_str_t peer;       /* AUTH: the client's address, for logs/limits */
-    cdt_str_t reason;     /* AUTH_REP, CONN_READY, KICK; INVOKE_REP error */
-    cdt_str_t method;     /* INVOKE */
-    cdt_str_t target;     /* EVENT, DIRECT */
-    cdt_str_t args;       /* INVOKE, EVENT, DIRECT: MessagePack array */
-    cdt_str_t result;     /* INVOKE_REP when ok: MessagePack value */
-    cdt_str_t json;       /* EVENT, DIRECT: SignalR JSON frame incl. 0x1E */
-    cdt_strv_t groups;    /* CONN_OPEN, CONN_READY, EVENT */
-    cdt_strv_t joins;     /* INVOKE_REP */
-    cdt_strv_t leaves;    /* INVOKE_REP */
+    uint32_t timeout_ms; /* WELCOME */
+    uint32_t req_id;     /* AUTH, AUTH_REP, INVOKE, INVOKE_REP */
+    uint64_t conn_id;    /* CONN_*, INVOKE, INVOKE_REP, DIRECT */
+    uint64_t seq;        /* EVENT */
+    int64_t key_id;      /* AUTH_REP, CONN_OPEN, KICK */
+    uint32_t status;     /* AUTH_REP, CONN_READY */
+    bool admin;          /* AUTH_REP, CONN_OPEN */
+    bool restore;        /* CONN_OPEN */
+    bool ok;             /* INVOKE_REP */
+    cdt_str_t name;      /* HELLO */
+    cdt_str_t hub;       /* AUTH, CONN_OPEN, EVENT */
+    cdt_str_t token;     /* AUTH */
+    cdt_str_t peer;      /* AUTH: the client's address, for logs/limits */
+    cdt_str_t reason;    /* AUTH_REP, CONN_READY, KICK; INVOKE_REP error */
+    cdt_str_t method;    /* INVOKE */
+    cdt_str_t target;    /* EVENT, DIRECT */
+    cdt_str_t args;      /* INVOKE, EVENT, DIRECT: MessagePack array */
+    cdt_str_t result;    /* INVOKE_REP when ok: MessagePack value */
+    cdt_str_t json;      /* EVENT, DIRECT: SignalR JSON frame incl. 0x1E */
+    cdt_strv_t groups;   /* CONN_OPEN, CONN_READY, EVENT */
+    cdt_strv_t joins;    /* INVOKE_REP */
+    cdt_strv_t leaves;   /* INVOKE_REP */
 } cdt_link_msg_t;
 
 /* Decodes one whole link frame. Returns 0 and fills *msg (borrowing from
@@ -158,9 +158,8 @@ void cdt_link_encode_pong(cdt_buf_t *out, uint64_t incarnation);
 void cdt_link_encode_auth(cdt_buf_t *out, uint32_t req_id, const char *hub,
                           const char *token, size_t token_len,
                           const char *peer);
-void cdt_link_encode_auth_rep(cdt_buf_t *out, uint32_t req_id,
-                              uint32_t status, int64_t key_id, bool admin,
-                              const char *reason);
+void cdt_link_encode_auth_rep(cdt_buf_t *out, uint32_t req_id, uint32_t status,
+                              int64_t key_id, bool admin, const char *reason);
 void cdt_link_encode_conn_open(cdt_buf_t *out, uint64_t conn_id,
                                const char *hub, int64_t key_id, bool admin,
                                bool restore, const char *const *groups,
@@ -182,12 +181,10 @@ void cdt_link_encode_invoke_rep(cdt_buf_t *out, uint32_t req_id,
 void cdt_link_encode_event(cdt_buf_t *out, const char *hub,
                            const char *const *groups, size_t n_groups,
                            uint64_t seq, const char *target, const void *args,
-                           size_t args_len, const void *json,
-                           size_t json_len);
+                           size_t args_len, const void *json, size_t json_len);
 void cdt_link_encode_direct(cdt_buf_t *out, uint64_t conn_id,
                             const char *target, const void *args,
-                            size_t args_len, const void *json,
-                            size_t json_len);
+                            size_t args_len, const void *json, size_t json_len);
 void cdt_link_encode_kick(cdt_buf_t *out, int64_t key_id, const char *reason);
 
 /* Builds the SignalR JSON Invocation frame for an event, once:
@@ -196,5 +193,12 @@ void cdt_link_encode_kick(cdt_buf_t *out, int64_t key_id, const char *reason);
  * MessagePack array or cannot be written as JSON. */
 int cdt_link_build_json_frame(cdt_buf_t *out, const char *target,
                               const void *args, size_t args_len);
+
+/* The same, decoding args into the caller's zone (cleared before it
+ * returns), so that a router building one frame per event allocates
+ * nothing once the zone has grown. */
+int cdt_link_build_json_frame_zone(cdt_buf_t *out, const char *target,
+                                   const void *args, size_t args_len,
+                                   msgpack_zone *zone);
 
 #endif

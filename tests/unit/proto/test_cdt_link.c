@@ -758,6 +758,35 @@ START_TEST(test_link_json_frame)
 }
 END_TEST
 
+/* The zone variant reuses one zone: frames after a refused one are still
+ * right, and the zone holds nothing between calls. */
+START_TEST(test_link_json_frame_zone_reused)
+{
+    msgpack_zone zone;
+    ck_assert(msgpack_zone_init(&zone, 64));
+    cdt_buf_t b = CDT_BUF_INIT;
+    for (int i = 0; i < 3; i++) {
+        cdt_buf_reset(&b);
+        ck_assert_int_eq(
+            cdt_link_build_json_frame_zone(&b, "T", "\x92\x01\xa1x", 4, &zone),
+            0);
+        ck_assert_str_eq((char *)b.data,
+                         "{\"type\":1,\"target\":\"T\",\"arguments\":[1,"
+                         "\"x\"]}\x1e");
+        ck_assert(msgpack_zone_is_empty(&zone));
+        /* not an array: refused, nothing appended */
+        size_t len = b.len;
+        ck_assert_int_eq(
+            cdt_link_build_json_frame_zone(&b, "T", "\x81\x01\x02", 3, &zone),
+            -1);
+        ck_assert_uint_eq(b.len, len);
+        ck_assert(msgpack_zone_is_empty(&zone));
+    }
+    cdt_buf_release(&b);
+    msgpack_zone_destroy(&zone);
+}
+END_TEST
+
 START_TEST(test_link_json_frame_rejects_bad_args)
 {
     cdt_buf_t b = CDT_BUF_INIT;
@@ -830,6 +859,7 @@ cdt_link_suite(void)
     tcase_add_test(tc, test_link_strv_at_out_of_range);
     tcase_add_test(tc, test_link_json_frame);
     tcase_add_test(tc, test_link_json_frame_rejects_bad_args);
+    tcase_add_test(tc, test_link_json_frame_zone_reused);
     tcase_add_test(tc, test_link_json_frame_too_deep);
     suite_add_tcase(s, tc);
     return s;
