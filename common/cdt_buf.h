@@ -20,7 +20,10 @@ typedef struct cdt_buf {
     size_t cap;    /* bytes allocated, excluding the NUL byte */
 } cdt_buf_t;
 
-#define CDT_BUF_INIT {NULL, 0, 0}
+#define CDT_BUF_INIT \
+    {                \
+        NULL, 0, 0   \
+    }
 
 void cdt_buf_init(cdt_buf_t *self);
 

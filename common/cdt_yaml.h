@@ -15,18 +15,22 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-enum cdt_yaml_type { CDT_YAML_SCALAR = 1, CDT_YAML_SEQ, CDT_YAML_MAP };
+enum cdt_yaml_type {
+    CDT_YAML_SCALAR = 1,
+    CDT_YAML_SEQ,
+    CDT_YAML_MAP
+};
 
 typedef struct cdt_yaml_node cdt_yaml_node_t;
 struct cdt_yaml_node {
     enum cdt_yaml_type type;
-    int line;             /* 1-based line where the node starts */
-    char *value;          /* SCALAR: the text (owned) */
-    bool quoted;          /* SCALAR: written in quotes ("80" vs 80) */
-    size_t n;             /* SEQ: items; MAP: pairs */
+    int line;                /* 1-based line where the node starts */
+    char *value;             /* SCALAR: the text (owned) */
+    bool quoted;             /* SCALAR: written in quotes ("80" vs 80) */
+    size_t n;                /* SEQ: items; MAP: pairs */
     cdt_yaml_node_t **items; /* SEQ items, or MAP values (owned) */
-    char **keys;          /* MAP keys (owned; scalars only) */
-    int *key_lines;       /* MAP: line of each key */
+    char **keys;             /* MAP keys (owned; scalars only) */
+    int *key_lines;          /* MAP: line of each key */
 };
 
 /* Loads the file's single document. Returns the root (caller owns, destroy
@@ -35,8 +39,8 @@ struct cdt_yaml_node {
 cdt_yaml_node_t *cdt_yaml_load(const char *path, char *err, size_t errlen);
 
 /* The same from a string (name is used in messages). */
-cdt_yaml_node_t *cdt_yaml_parse(const char *text, size_t len,
-                                const char *name, char *err, size_t errlen);
+cdt_yaml_node_t *cdt_yaml_parse(const char *text, size_t len, const char *name,
+                                char *err, size_t errlen);
 
 void cdt_yaml_destroy(cdt_yaml_node_t **self_p);
 

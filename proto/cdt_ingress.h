@@ -61,7 +61,11 @@ enum cdt_ingress_type {
     CDT_IN_KEY,
 };
 
-enum cdt_task_type { CDT_TASK_VIDEO = 1, CDT_TASK_IMAGE, CDT_TASK_OTHER };
+enum cdt_task_type {
+    CDT_TASK_VIDEO = 1,
+    CDT_TASK_IMAGE,
+    CDT_TASK_OTHER
+};
 
 enum cdt_task_state {
     CDT_TASK_STARTED = 1,
@@ -165,15 +169,15 @@ typedef struct cdt_ingress {
  * fills *msg (borrowing from obj), or -1 with a one-line reason in err
  * ("missing field 'taskId'", "field 'percent' must be a number", "unknown
  * type 'foo'"), suitable for conduit-pub's stderr and for logs. */
-int cdt_ingress_decode(const msgpack_object *obj, cdt_ingress_t *msg,
-                       char *err, size_t errlen);
+int cdt_ingress_decode(const msgpack_object *obj, cdt_ingress_t *msg, char *err,
+                       size_t errlen);
 
 /* Unpacks buf (exactly one MessagePack value, no trailing bytes) into
  * *unpacked and decodes it. Returns 0 or -1 with err set. The caller
  * destroys *unpacked (msgpack_unpacked_destroy) in both cases. */
 int cdt_ingress_parse(const uint8_t *buf, size_t len,
-                      msgpack_unpacked *unpacked, cdt_ingress_t *msg,
-                      char *err, size_t errlen);
+                      msgpack_unpacked *unpacked, cdt_ingress_t *msg, char *err,
+                      size_t errlen);
 
 /* Encodes msg as a map (only the fields of its type, optional ones when
  * set). Used by conduit-pub and the tests; cdt_ingress_parse of the result
@@ -202,7 +206,7 @@ void cdt_ingress_encode_ack(cdt_buf_t *out, bool ok, const char *error);
 
 /* Decodes an acknowledgement. Returns 0 with *ok and the error text copied
  * into err (empty when ok), or -1 if buf is not a valid ack map. */
-int cdt_ingress_decode_ack(const uint8_t *buf, size_t len, bool *ok,
-                           char *err, size_t errlen);
+int cdt_ingress_decode_ack(const uint8_t *buf, size_t len, bool *ok, char *err,
+                           size_t errlen);
 
 #endif
