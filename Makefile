@@ -149,9 +149,11 @@ bench-quick: deps-test
 	@bench/run.sh quick $(B)
 
 fuzz:
+	@tools/deps.sh fuzz
 	@tests/fuzz/run.sh
 
 memcheck: $(UNIT_RUNNERS)
+	@tools/deps.sh memcheck
 	@set -e; for r in $(UNIT_RUNNERS); do echo "== valgrind $$r"; \
 		CK_FORK=no valgrind --quiet --leak-check=full \
 		--errors-for-leak-kinds=definite,indirect --error-exitcode=1 \

@@ -6,6 +6,8 @@
 #
 #   tools/deps.sh build   libraries and compilers for the three programs
 #   tools/deps.sh test    the above, plus node, npm packages, python zmq
+#   tools/deps.sh fuzz    the build set, plus clang and its libFuzzer runtime
+#   tools/deps.sh memcheck  the build set, plus valgrind
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-build}
@@ -41,6 +43,15 @@ if [ "$what" = test ]; then
     need_file /usr/lib/python3/dist-packages/msgpack python3-msgpack
     need_cmd openssl openssl
     need_cmd curl curl
+fi
+
+if [ "$what" = fuzz ]; then
+    need_cmd clang clang
+    ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a \
+        >/dev/null 2>&1 || pkgs+=(libclang-rt-14-dev)
+fi
+if [ "$what" = memcheck ]; then
+    need_cmd valgrind valgrind
 fi
 
 if [ ${#pkgs[@]} -gt 0 ]; then
