@@ -15,6 +15,9 @@
 #include "common/cdt_mem.h"
 #include "proto/cdt_link.h"
 
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
 #include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -55,6 +58,10 @@ struct gwlink {
     ratelog_t garbage_log[3]; /* by s_kind */
     ratelog_t send_log;
     gwlink_counters_t counters;
+    /* Given to every gateway in WELCOME so that a negotiate token signed
+     * by one verifies on another (gateway/tokens.h). Drawn per process, so
+     * a broker restart invalidates tokens in flight: they live 15 s. */
+    uint8_t token_secret[CDT_LINK_SECRET_LEN];
 };
 
 static int
@@ -70,6 +77,11 @@ gwlink_new(const char *endpoint, const gwlink_ctx_t *ctx)
            ctx->router);
     gwlink_t *self = cdt_xcalloc(1, sizeof *self);
     self->ctx = *ctx;
+    if (RAND_bytes(self->token_secret, sizeof self->token_secret) != 1) {
+        cdt_log_error("cannot draw the token secret: no randomness");
+        free(self);
+        return NULL;
+    }
     cdt_buf_init(&self->out);
     cdt_buf_init(&self->json);
     msgpack_zone_init(&self->zone, 2048);
@@ -136,6 +148,7 @@ gwlink_destroy(gwlink_t **self_p)
     cdt_buf_release(&self->out);
     cdt_buf_release(&self->json);
     msgpack_zone_destroy(&self->zone);
+    OPENSSL_cleanse(self->token_secret, sizeof self->token_secret);
     free(self);
     *self_p = NULL;
 }
@@ -326,7 +339,8 @@ s_on_hello(gwlink_t *self, const uint8_t *rid, size_t rid_len,
     }
     cdt_link_encode_welcome(&self->out, gw->session,
                             (uint32_t)self->ctx.heartbeat_ms,
-                            (uint32_t)self->ctx.timeout_ms);
+                            (uint32_t)self->ctx.timeout_ms, self->token_secret,
+                            sizeof self->token_secret);
     s_reply(self, rid, rid_len);
 }
 

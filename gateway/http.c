@@ -26,8 +26,9 @@
  * where lws 4.1 still lets us answer with a plain HTTP status (we write the
  * response and return 1): unknown hub 404, then the admission checks
  * above. With `id=` the negotiate token must
- * exist for this hub (404 "No Connection with that ID" otherwise, 409 if
- * already in use) and the broker's decision bound to it is used. Without
+ * exist for this hub, or be one another gateway of the same broker signed
+ * (tokens.h), (404 "No Connection with that ID" otherwise, 409 if already
+ * in use) and the broker's decision bound to it is used. Without
  * `id` (skipNegotiation) a request carrying no credential is refused with
  * 401 right there; one that carries a credential is accepted, and conn.c
  * asks the broker, holding back the SignalR handshake answer until the
@@ -271,6 +272,10 @@ http_auth_fail(gateway_t *gw, req_t *req, int status)
     s_hreq_fail(gw, h, status);
 }
 
+/* upstream hands tokens.c the secret WELCOME carried */
+_Static_assert(TOKEN_SECRET_LEN == CDT_LINK_SECRET_LEN,
+               "the token secret is the link's");
+
 void
 http_auth_reply(gateway_t *gw, req_t *req, const cdt_link_msg_t *msg)
 {
@@ -283,18 +288,24 @@ http_auth_reply(gateway_t *gw, req_t *req, const cdt_link_msg_t *msg)
         s_hreq_fail(gw, h, (int)msg->status);
         return;
     }
-    char cid[TOKEN_LEN + 1], tok[TOKEN_LEN + 1];
-    if (tokens_random_id(cid) != 0 || tokens_random_id(tok) != 0) {
+    char cid[TOKEN_LEN + 1];
+    token_t *t = NULL;
+    if (tokens_random_id(cid) == 0) {
+        if (h->version >= 1)
+            t = tokens_issue(gw->tokens, upstream_token_secret(gw->link), cid,
+                             h->hub, msg->key_id, msg->admin,
+                             cdt_clock_mono_ms(), cdt_clock_wall_ms());
+        else /* version 0 clients put the connectionId in id=: local only */
+            t = tokens_add(gw->tokens, cid, cid, h->hub, msg->key_id,
+                           msg->admin, cdt_clock_mono_ms());
+    }
+    if (!t) {
         cdt_log_error("no randomness for a connection token");
         s_hreq_fail(gw, h, 503);
         return;
     }
-    /* version 0 clients put the connectionId in id= */
-    const char *secret = h->version >= 1 ? tok : cid;
-    tokens_add(gw->tokens, secret, cid, h->hub, msg->key_id, msg->admin,
-               cdt_clock_mono_ms());
     cdt_buf_reset(&h->body);
-    negotiate_response(&h->body, h->version, cid, tok);
+    negotiate_response(&h->body, h->version, cid, t->token);
     s_hreq_ready(h, 200, "application/json");
 }
 
@@ -686,8 +697,11 @@ http_confirm_upgrade(gateway_t *gw, struct lws *wsi)
         return s_refuse(gw, wsi, 429, "Too Many Requests");
     if (id) {
         token_t *t;
-        switch (tokens_check(gw->tokens, id, strlen(id), (uint32_t)hub->index,
-                             cdt_clock_mono_ms(), &t)) {
+        /* a token another gateway issued verifies with the broker's
+         * secret (tokens.h) */
+        switch (tokens_accept(gw->tokens, upstream_token_secret(gw->link), id,
+                              strlen(id), (uint32_t)hub->index,
+                              cdt_clock_mono_ms(), cdt_clock_wall_ms(), &t)) {
         case TOKEN_OK:
             break;
         case TOKEN_IN_USE:

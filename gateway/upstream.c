@@ -13,6 +13,7 @@
 #include <assert.h>
 #include <czmq.h>
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -51,6 +52,8 @@ struct upstream {
     int64_t down_since_ms; /* monotonic; start of the current down spell */
     bool down_warned;      /* the spell has been reported */
     bool curve;            /* the link uses CurveZMQ */
+    bool have_secret;      /* a WELCOME gave token_secret */
+    uint8_t token_secret[CDT_LINK_SECRET_LEN];
 
     msgpack_zone zone;
     cdt_buf_t out;
@@ -132,6 +135,17 @@ s_on_welcome(upstream_t *self, const cdt_link_msg_t *msg, int64_t now_ms)
     if (self->timeout_ms < 2 * self->heartbeat_ms)
         self->timeout_ms = 2 * self->heartbeat_ms;
     self->last_rx_ms = now_ms;
+    /* a restarted broker draws a new secret: take it on every WELCOME */
+    if (msg->secret.len == sizeof self->token_secret) {
+        memcpy(self->token_secret, msg->secret.ptr, msg->secret.len);
+        self->have_secret = true;
+    } else {
+        cdt_log_warn("broker '%s' sent a %zu-byte token secret: negotiate "
+                     "tokens stay local to this gateway",
+                     self->endpoint, msg->secret.len);
+        OPENSSL_cleanse(self->token_secret, sizeof self->token_secret);
+        self->have_secret = false;
+    }
     if (self->up && !restarted)
         return;
     if (self->up && restarted) {
@@ -353,6 +367,7 @@ upstream_destroy(upstream_t **self_p)
     cdt_buf_release(&self->out);
     free(self->endpoint);
     free(self->name);
+    OPENSSL_cleanse(self->token_secret, sizeof self->token_secret);
     free(self);
     *self_p = NULL;
 }
@@ -474,4 +489,10 @@ const upstream_stats_t *
 upstream_stats(const upstream_t *self)
 {
     return &self->stats;
+}
+
+const uint8_t *
+upstream_token_secret(const upstream_t *self)
+{
+    return self->have_secret ? self->token_secret : NULL;
 }

@@ -91,4 +91,8 @@ uint64_t upstream_broker_incarnation(const upstream_t *self);
 uint64_t upstream_incarnation(const upstream_t *self);
 const upstream_stats_t *upstream_stats(const upstream_t *self);
 
+/* The broker's CDT_LINK_SECRET_LEN-byte negotiate token secret from the
+ * last WELCOME, or NULL while none has come (tokens then stay local). */
+const uint8_t *upstream_token_secret(const upstream_t *self);
+
 #endif

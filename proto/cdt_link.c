@@ -70,7 +70,7 @@ enum {
 /* The element types after the kind, per kind. */
 static const char s_layout[][8] = {
     [CDT_LINK_HELLO] = {T_STR, T_U64},
-    [CDT_LINK_WELCOME] = {T_U64, T_U32, T_U32},
+    [CDT_LINK_WELCOME] = {T_U64, T_U32, T_U32, T_BIN},
     [CDT_LINK_PING] = {T_U64},
     [CDT_LINK_PONG] = {T_U64},
     [CDT_LINK_AUTH] = {T_U32, T_STR, T_STR, T_STR},
@@ -177,6 +177,7 @@ cdt_link_decode(const uint8_t *buf, size_t len, msgpack_zone *zone,
         msg->incarnation = e[1].via.u64;
         msg->heartbeat_ms = (uint32_t)e[2].via.u64;
         msg->timeout_ms = (uint32_t)e[3].via.u64;
+        msg->secret = s_bin(&e[4]);
         break;
     case CDT_LINK_PING:
     case CDT_LINK_PONG:
@@ -307,13 +308,15 @@ cdt_link_encode_hello(cdt_buf_t *out, const char *gw_name, uint64_t incarnation)
 
 void
 cdt_link_encode_welcome(cdt_buf_t *out, uint64_t incarnation,
-                        uint32_t heartbeat_ms, uint32_t timeout_ms)
+                        uint32_t heartbeat_ms, uint32_t timeout_ms,
+                        const uint8_t *secret, size_t secret_len)
 {
     msgpack_packer pk;
-    s_begin(&pk, out, CDT_LINK_WELCOME, 4);
+    s_begin(&pk, out, CDT_LINK_WELCOME, 5);
     msgpack_pack_uint64(&pk, incarnation);
     msgpack_pack_uint32(&pk, heartbeat_ms);
     msgpack_pack_uint32(&pk, timeout_ms);
+    s_pack_bin(&pk, secret, secret_len);
 }
 
 void

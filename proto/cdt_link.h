@@ -8,7 +8,8 @@
  *
  *   kind            dir  array
  *   HELLO       1   G→B  [1, gw_name, gw_incarnation]
- *   WELCOME     2   B→G  [2, broker_incarnation, heartbeat_ms, timeout_ms]
+ *   WELCOME     2   B→G  [2, broker_incarnation, heartbeat_ms, timeout_ms,
+ *                         token_secret]
  *   PING        3   G→B  [3, gw_incarnation]
  *   PONG        4   B→G  [4, broker_incarnation]
  *   AUTH        5   G→B  [5, req_id, hub, token, peer]
@@ -28,6 +29,9 @@
  * ints (u32); incarnations, conn_id and seq are u64; key_id is i64 (0 = the
  * master key); admin, restore and ok are bool; args and result are bin
  * holding MessagePack (args: an array; result: any value, nil for void);
+ * token_secret is bin: CDT_LINK_SECRET_LEN random bytes the broker draws
+ * once per incarnation and gives every gateway, so that a negotiate token
+ * one gateway signs verifies on any other (gateway/tokens.h);
  * json is bin holding one complete SignalR JSON text frame
  * `{"type":1,"target":…,"arguments":[…]}` followed by the 0x1E separator,
  * encoded once by the broker and written unchanged to every member.
@@ -71,6 +75,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The length of WELCOME's token_secret as the broker sends it. */
+#define CDT_LINK_SECRET_LEN 32
+
 enum cdt_link_kind {
     CDT_LINK_HELLO = 1,
     CDT_LINK_WELCOME = 2,
@@ -113,6 +120,7 @@ typedef struct cdt_link_msg {
     uint64_t incarnation; /* HELLO, WELCOME, PING, PONG */
     uint32_t heartbeat_ms;
     uint32_t timeout_ms; /* WELCOME */
+    cdt_str_t secret;    /* WELCOME: the token secret (any length here) */
     uint32_t req_id;     /* AUTH, AUTH_REP, INVOKE, INVOKE_REP */
     uint64_t conn_id;    /* CONN_*, INVOKE, INVOKE_REP, DIRECT */
     uint64_t seq;        /* EVENT */
@@ -152,7 +160,8 @@ const char *cdt_link_kind_name(int kind);
 void cdt_link_encode_hello(cdt_buf_t *out, const char *gw_name,
                            uint64_t incarnation);
 void cdt_link_encode_welcome(cdt_buf_t *out, uint64_t incarnation,
-                             uint32_t heartbeat_ms, uint32_t timeout_ms);
+                             uint32_t heartbeat_ms, uint32_t timeout_ms,
+                             const uint8_t *secret, size_t secret_len);
 void cdt_link_encode_ping(cdt_buf_t *out, uint64_t incarnation);
 void cdt_link_encode_pong(cdt_buf_t *out, uint64_t incarnation);
 void cdt_link_encode_auth(cdt_buf_t *out, uint32_t req_id, const char *hub,

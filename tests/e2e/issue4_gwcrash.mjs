@@ -7,10 +7,12 @@
 // The broker forgets the dead gateway after broker.gateway_timeout_ms and
 // routes nothing more to it.
 //
-// The clients skip negotiation (WebSockets only, the token on the
-// upgrade request): a negotiate answered by one gateway names a
-// connection token only that gateway knows, and the kernel may send the
-// WebSocket upgrade to the other one (see t_92's header).
+// The clients negotiate (the client's default): the kernel may send the
+// WebSocket upgrade to the other gateway than the one that answered
+// negotiate, which must then verify the connection token signed with the
+// broker's secret (gateway/tokens.h). First, 20 plain connections with
+// both gateways alive must all open; a gateway that knew only its own
+// tokens failed about a third of them with 404.
 //
 // Sync with t_92_gateway_crash.sh: this script writes $ISSUE4_SYNC/ready
 // (clients on both gateways), the shell kills gwB and writes
@@ -39,13 +41,12 @@ function perGateway(s) {
 }
 
 // A TaskHub client of key 1 (official client, automatic reconnect,
-// WebSockets without negotiation) that subscribes to task type 'video',
-// and again after every reconnection.
+// negotiate then WebSockets) that subscribes to task type 'video', and
+// again after every reconnection.
 async function client(i) {
     const conn = new signalR.HubConnectionBuilder()
         .withUrl(GW + '/hubs/tasks', {
             accessTokenFactory: () => KEY_A,
-            skipNegotiation: true,
             transport: signalR.HttpTransportType.WebSockets,
         })
         .withAutomaticReconnect()
@@ -86,8 +87,43 @@ async function expectAll(clients, tag, group) {
             .map((c) => received(c)).join('; ')}`);
 }
 
+// Opens n negotiate-based connections one after another (each its own
+// negotiate and upgrade, so the kernel picks a listener for each) and
+// returns how many failed, with the first errors.
+async function negotiatedBurst(n) {
+    const errors = [];
+    const conns = [];
+    for (let i = 0; i < n; i++) {
+        const conn = new signalR.HubConnectionBuilder()
+            .withUrl(GW + '/hubs/tasks', {
+                accessTokenFactory: () => KEY_A,
+                transport: signalR.HttpTransportType.WebSockets,
+            })
+            .configureLogging(signalR.LogLevel.None)
+            .build();
+        try {
+            await within(conn.start(), 10000, `start of burst connection ${i}`);
+            // a round trip: the connection is registered at the broker
+            await within(conn.invoke('SubscribeToTaskType', 'burst'), 5000, `invoke on burst connection ${i}`);
+            conns.push(conn);
+        } catch (e) {
+            errors.push(`#${i}: ${String(e).slice(0, 200)}`);
+        }
+    }
+    await Promise.all(conns.map((c) => c.stop()));
+    return errors;
+}
+
 run(async () => {
     check(SYNC && GW, 'run through t_92_gateway_crash.sh');
+    // both gateways up: every negotiate-based connection opens, wherever
+    // its upgrade lands
+    const s0 = perGateway(stats());
+    check(s0.gwA && s0.gwB, `both gateways linked before the burst: ${JSON.stringify(Object.keys(s0))}`);
+    const burstErrors = await negotiatedBurst(20);
+    checkEqual(burstErrors.length, 0, `failed negotiate-based connections of 20 (${burstErrors.join('; ')})`);
+    await waitFor(() => stats().connections === 0, 5000, () => 'the burst connections to close at the broker');
+    log('20 negotiate-based connections opened with both gateways alive');
     // clients until both gateways hold at least two (the kernel spreads
     // new connections over the listeners by a hash)
     const clients = [];

@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Issue #4: two gateways share one port (gateway.reuseport, the same
-# gateway.listen); one is killed with SIGKILL. Its clients reconnect
+# gateway.listen). The clients negotiate, and the kernel may hand the
+# WebSocket upgrade to the gateway that did not answer the negotiate: 20
+# negotiate-based connections must all open while both are alive (the
+# connection token is signed with the broker's secret, gateway/tokens.h).
+# Then one gateway is killed with SIGKILL. Its clients reconnect
 # through the same address to the survivor, get their auto-joined groups
 # back, and re-invoke their explicit subscriptions in onreconnected; the
 # broker forgets the dead gateway after broker.gateway_timeout_ms (2000

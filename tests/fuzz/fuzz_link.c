@@ -93,7 +93,8 @@ s_reencode(const cdt_link_msg_t *m, cdt_buf_t *out, bool *ok)
         break;
     case CDT_LINK_WELCOME:
         cdt_link_encode_welcome(out, m->incarnation, m->heartbeat_ms,
-                                m->timeout_ms);
+                                m->timeout_ms, (const uint8_t *)m->secret.ptr,
+                                m->secret.len);
         break;
     case CDT_LINK_PING:
         cdt_link_encode_ping(out, m->incarnation);

@@ -182,6 +182,30 @@ s_open(fx_t *f, gw_t *g, uint64_t conn, const char *hub, int64_t key)
     return g->msg.status;
 }
 
+/* Every gateway of one broker gets the same token secret, so a token one
+ * signs verifies on the other; another broker (a restart) draws another. */
+START_TEST(test_gwlink_welcome_shares_one_token_secret)
+{
+    fx_t f;
+    s_setup(&f);
+    gw_t a, b;
+    s_gw_open(&a, &f, NULL);
+    s_gw_open(&b, &f, NULL);
+    uint8_t first[CDT_LINK_SECRET_LEN];
+    s_hello(&f, &a, "a", 1);
+    ck_assert_uint_eq(a.msg.secret.len, CDT_LINK_SECRET_LEN);
+    memcpy(first, a.msg.secret.ptr, sizeof first);
+    s_hello(&f, &b, "b", 2);
+    ck_assert_uint_eq(b.msg.secret.len, CDT_LINK_SECRET_LEN);
+    ck_assert_mem_eq(b.msg.secret.ptr, first, sizeof first);
+    static const uint8_t zero[CDT_LINK_SECRET_LEN];
+    ck_assert(memcmp(first, zero, sizeof zero) != 0);
+    s_gw_close(&a);
+    s_gw_close(&b);
+    s_teardown(&f);
+}
+END_TEST
+
 START_TEST(test_gwlink_kick_reaches_every_gateway_and_drops_the_key)
 {
     fx_t f;
@@ -426,6 +450,7 @@ gwlink_suite(void)
     Suite *s = suite_create("gwlink");
     TCase *tc = tcase_create("link");
     tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, test_gwlink_welcome_shares_one_token_secret);
     tcase_add_test(tc,
                    test_gwlink_kick_reaches_every_gateway_and_drops_the_key);
     tcase_add_test(tc, test_gwlink_restarted_gateway_loses_its_connections);

@@ -77,6 +77,12 @@ s_ck_strv(cdt_strv_t v, const char *const *want, size_t n)
 static const uint8_t s_args[] = {0x92, 0x01, 0xA1, 'x'};
 
 /* One valid frame of every kind. */
+/* WELCOME's token secret: bytes a str would not survive (NUL, not UTF-8). */
+static const uint8_t s_secret[CDT_LINK_SECRET_LEN] = {
+    0x00, 0xff, 0x01, 0xfe, 0x80, 0x7f, 0xc3, 0x28, 9,  10,  11,
+    12,   13,   14,   15,   16,   17,   18,   19,   20, 21,  22,
+    23,   24,   25,   26,   27,   28,   29,   30,   31, 0x00};
+
 static void
 s_encode_kind(cdt_buf_t *b, int kind)
 {
@@ -87,7 +93,8 @@ s_encode_kind(cdt_buf_t *b, int kind)
         cdt_link_encode_hello(b, "gw-1", 1234567890123ULL);
         break;
     case CDT_LINK_WELCOME:
-        cdt_link_encode_welcome(b, UINT64_MAX, 15000, 30000);
+        cdt_link_encode_welcome(b, UINT64_MAX, 15000, 30000, s_secret,
+                                sizeof s_secret);
         break;
     case CDT_LINK_PING:
         cdt_link_encode_ping(b, 7);
@@ -156,6 +163,8 @@ START_TEST(test_link_hello_welcome_ping_pong)
     ck_assert_uint_eq(d.msg.incarnation, UINT64_MAX);
     ck_assert_uint_eq(d.msg.heartbeat_ms, 15000);
     ck_assert_uint_eq(d.msg.timeout_ms, 30000);
+    ck_assert_uint_eq(d.msg.secret.len, CDT_LINK_SECRET_LEN);
+    ck_assert_mem_eq(d.msg.secret.ptr, s_secret, CDT_LINK_SECRET_LEN);
     s_done(&d);
 
     cdt_buf_reset(&b);
@@ -520,6 +529,39 @@ START_TEST(test_link_wrong_element_count_rejected)
 }
 END_TEST
 
+/* A WELCOME from a broker that predates the token secret (four elements)
+ * is refused, and the secret must be bin: a str of the same bytes is not. */
+START_TEST(test_link_welcome_needs_bin_secret)
+{
+    cdt_buf_t b = CDT_BUF_INIT;
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &b, cdt_buf_msgpack_write);
+    msgpack_pack_array(&pk, 4);
+    msgpack_pack_uint32(&pk, CDT_LINK_WELCOME);
+    msgpack_pack_uint64(&pk, 1);
+    msgpack_pack_uint32(&pk, 1000);
+    msgpack_pack_uint32(&pk, 5000);
+    ck_assert_int_eq(s_decode_once(b.data, b.len), -1);
+
+    cdt_buf_reset(&b);
+    msgpack_pack_array(&pk, 5);
+    msgpack_pack_uint32(&pk, CDT_LINK_WELCOME);
+    msgpack_pack_uint64(&pk, 1);
+    msgpack_pack_uint32(&pk, 1000);
+    msgpack_pack_uint32(&pk, 5000);
+    msgpack_pack_str_with_body(&pk, "0123456789abcdef0123456789abcdef", 32);
+    ck_assert_int_eq(s_decode_once(b.data, b.len), -1);
+
+    cdt_buf_reset(&b);
+    cdt_link_encode_welcome(&b, 1, 1000, 5000, NULL, 0);
+    s_dec_t d;
+    ck_assert_int_eq(s_decode(&d, b.data, b.len), 0);
+    ck_assert_uint_eq(d.msg.secret.len, 0); /* empty: the gateway's call */
+    s_done(&d);
+    cdt_buf_release(&b);
+}
+END_TEST
+
 /* Where key_id (i64: either sign) sits in each kind's array. */
 static bool
 s_is_key_id(int kind, uint32_t i)
@@ -846,6 +888,7 @@ cdt_link_suite(void)
     tcase_add_test(tc, test_link_trailing_bytes_rejected);
     tcase_add_test(tc, test_link_not_an_array_rejected);
     tcase_add_test(tc, test_link_wrong_element_count_rejected);
+    tcase_add_test(tc, test_link_welcome_needs_bin_secret);
     tcase_add_test(tc, test_link_wrong_element_types_rejected);
     tcase_add_test(tc, test_link_huge_declared_counts_rejected);
     tcase_add_test(tc, test_link_non_str_group_element_rejected);
