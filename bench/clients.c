@@ -250,7 +250,7 @@ s_token(const cl_t *cl, size_t i, char *out, size_t outlen)
 static void
 s_watch(cl_t *cl, conn_t *c, bool out)
 {
-    struct epoll_event ev = {.events = EPOLLIN | (out ? EPOLLOUT : 0),
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLET | (out ? EPOLLOUT : 0),
                              .data.u64 = s_index(cl, c)};
     if (epoll_ctl(cl->ep, EPOLL_CTL_MOD, c->fd, &ev) == 0)
         c->want_out = out;
@@ -444,7 +444,8 @@ s_conn_connect(cl_t *cl, conn_t *c)
         s_conn_end(cl, c, CF_CONNECT, "connect", (const uint8_t *)e, strlen(e));
         return -1;
     }
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.u64 = i};
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLET,
+                             .data.u64 = i};
     if (epoll_ctl(cl->ep, EPOLL_CTL_ADD, c->fd, &ev) != 0) {
         const char *e = strerror(errno);
         s_conn_end(cl, c, CF_CONNECT, "epoll", (const uint8_t *)e, strlen(e));
@@ -798,33 +799,44 @@ s_process(cl_t *cl, conn_t *c, const uint8_t *p, size_t len, int64_t now_us)
     return c->state == CS_DEAD ? len : off;
 }
 
+/* Edge-triggered: reads until recv returns less than the buffer (the
+ * socket was empty then; anything later is a new edge). */
 static void
 s_on_readable(cl_t *cl, conn_t *c)
 {
-    ssize_t n = recv(c->fd, cl->rx, CL_RX_SIZE, MSG_DONTWAIT);
-    if (n == 0) {
-        s_conn_end(cl, c, CF_CLOSED, "closed by server", NULL, 0);
-        return;
-    }
-    if (n < 0) {
-        if (errno != EAGAIN && errno != EINTR) {
-            const char *e = strerror(errno);
-            s_conn_end(cl, c, CF_CLOSED, "recv", (const uint8_t *)e, strlen(e));
+    for (;;) {
+        ssize_t n = recv(c->fd, cl->rx, CL_RX_SIZE, MSG_DONTWAIT);
+        if (n == 0) {
+            s_conn_end(cl, c, CF_CLOSED, "closed by server", NULL, 0);
+            return;
         }
-        return;
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN) {
+                const char *e = strerror(errno);
+                s_conn_end(cl, c, CF_CLOSED, "recv", (const uint8_t *)e,
+                           strlen(e));
+            }
+            return;
+        }
+        int64_t now_us = cdt_clock_mono_us();
+        if (c->in.len == 0) {
+            size_t used = s_process(cl, c, cl->rx, (size_t)n, now_us);
+            if (used == (size_t)-1 || c->state == CS_DEAD)
+                return;
+            if (used < (size_t)n)
+                cdt_buf_append(&c->in, cl->rx + used, (size_t)n - used);
+        } else {
+            cdt_buf_append(&c->in, cl->rx, (size_t)n);
+            size_t used = s_process(cl, c, c->in.data, c->in.len, now_us);
+            if (used == (size_t)-1 || c->state == CS_DEAD)
+                return;
+            cdt_buf_consume(&c->in, used);
+        }
+        if ((size_t)n < CL_RX_SIZE)
+            return;
     }
-    int64_t now_us = cdt_clock_mono_us();
-    if (c->in.len == 0) {
-        size_t used = s_process(cl, c, cl->rx, (size_t)n, now_us);
-        if (used != (size_t)-1 && c->state != CS_DEAD && used < (size_t)n)
-            cdt_buf_append(&c->in, cl->rx + used, (size_t)n - used);
-        return;
-    }
-    cdt_buf_append(&c->in, cl->rx, (size_t)n);
-    size_t used = s_process(cl, c, c->in.data, c->in.len, now_us);
-    if (used == (size_t)-1 || c->state == CS_DEAD)
-        return;
-    cdt_buf_consume(&c->in, used);
 }
 
 static void

@@ -34,8 +34,9 @@
 #
 # Every process started here is killed by PID on exit; every wait is
 # bounded. BENCH_KEEP=1 keeps the work directory (logs, reports);
-# BENCH_ONLY="S2 S4" runs only the named scenarios (S1 S1-burst S2 S3 S4
-# S5 S6).
+# BENCH_ONLY="S2 S4" runs only the named scenarios (S1 = S1-N1000 and
+# S1-N10000, S1-burst S2 S3 S4 S5 S6); such a partial run writes
+# bench/results/partial.md, not latest.md.
 set -euo pipefail
 
 usage() {
@@ -111,6 +112,14 @@ else
     S6_CALLS=20
     S6_LINES=10000
 fi
+# BENCH_<NAME>_RATES overrides a scenario's rate steps, e.g.
+# BENCH_S1_LARGE_RATES="20 30" BENCH_ONLY=S1 for one experiment.
+S1_SMALL_RATES=${BENCH_S1_SMALL_RATES:-$S1_SMALL_RATES}
+S1_LARGE_RATES=${BENCH_S1_LARGE_RATES:-$S1_LARGE_RATES}
+BURST_RATES=${BENCH_BURST_RATES:-$BURST_RATES}
+S2_RATES=${BENCH_S2_RATES:-$S2_RATES}
+S3_RATES=${BENCH_S3_RATES:-$S3_RATES}
+S5_RATES=${BENCH_S5_RATES:-$S5_RATES}
 BURST=32
 PAYLOAD=100
 P99_LIMIT_US=100000
@@ -688,11 +697,11 @@ START=$(date +%s)
 want() { [ -z "${BENCH_ONLY:-}" ] || [[ " $BENCH_ONLY " = *" $1 "* ]]; }
 
 "$BENCH" selftest >/dev/null || die "conduit-bench selftest failed"
-if want S1; then
+if want S1 || want S1-N1000; then
     scenario_broadcast S1-N1000 "$S1_SMALL" "$S1_SMALL_RATES" 1
-    if [ "$S1_LARGE" -gt 0 ]; then
-        scenario_broadcast S1-N10000 "$S1_LARGE" "$S1_LARGE_RATES" 1
-    fi
+fi
+if [ "$S1_LARGE" -gt 0 ] && { want S1 || want S1-N10000; }; then
+    scenario_broadcast S1-N10000 "$S1_LARGE" "$S1_LARGE_RATES" 1
 fi
 if want S1-burst; then
     scenario_broadcast S1-burst "$S1_SMALL" "$BURST_RATES" "$BURST" \
@@ -706,6 +715,7 @@ if want S6; then scenario_cli; fi
 END=$(date +%s)
 
 OUT=$ROOT/bench/results/latest.md
+[ -n "${BENCH_ONLY:-}" ] && OUT=$ROOT/bench/results/partial.md
 mkdir -p "$(dirname "$OUT")"
 {
     echo "# Conduit Realtime benchmark ($MODE)"

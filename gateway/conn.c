@@ -120,6 +120,38 @@ conn_find(gateway_t *gw, uint64_t id)
  * queued for one connection leaves in one write. */
 static void s_flush_cb(lws_sorted_usec_list_t *sul);
 
+/* Makes room for one more entry at the end of the dirty FIFO: moves the
+ * live entries to the front when the consumed part is at least half the
+ * array (amortised O(1) per entry), else doubles the array. */
+static void
+s_dirty_room(gateway_t *gw)
+{
+    if (gw->n_dirty < gw->cap_dirty)
+        return;
+    if (gw->dirty_head > 0 && gw->dirty_head >= gw->cap_dirty / 2) {
+        size_t live = gw->n_dirty - gw->dirty_head;
+        memmove(gw->dirty, gw->dirty + gw->dirty_head,
+                live * sizeof *gw->dirty);
+        for (size_t i = 0; i < live; i++)
+            if (gw->dirty[i])
+                gw->dirty[i]->dirty = (uint32_t)i;
+        gw->dirty_head = 0;
+        gw->n_dirty = live;
+        return;
+    }
+    gw->cap_dirty = gw->cap_dirty ? gw->cap_dirty * 2 : 256;
+    gw->dirty = cdt_xrealloc(gw->dirty, gw->cap_dirty * sizeof *gw->dirty);
+}
+
+static void
+s_schedule_flush(gateway_t *gw)
+{
+    if (!gw->flush_scheduled) {
+        gw->flush_scheduled = true;
+        lws_sul_schedule(gw->ctx, 0, &gw->sul_flush, s_flush_cb, 1);
+    }
+}
+
 static void
 s_want_write(gateway_t *gw, conn_t *c)
 {
@@ -127,17 +159,11 @@ s_want_write(gateway_t *gw, conn_t *c)
         return;
     if (!(c->flags & (CF_HS_DONE | CF_CLOSING)))
         return; /* nothing may precede the handshake answer */
-    if (gw->n_dirty == gw->cap_dirty) {
-        gw->cap_dirty = gw->cap_dirty ? gw->cap_dirty * 2 : 256;
-        gw->dirty = cdt_xrealloc(gw->dirty, gw->cap_dirty * sizeof *gw->dirty);
-    }
+    s_dirty_room(gw);
     c->flags |= CF_DIRTY;
     c->dirty = (uint32_t)gw->n_dirty;
     gw->dirty[gw->n_dirty++] = c;
-    if (!gw->flush_scheduled) {
-        gw->flush_scheduled = true;
-        lws_sul_schedule(gw->ctx, 0, &gw->sul_flush, s_flush_cb, 1);
-    }
+    s_schedule_flush(gw);
 }
 
 static void
@@ -171,37 +197,70 @@ s_write_some(gateway_t *gw, conn_t *c)
     return 0;
 }
 
-void
+/* One connection's turn in the flush: returns true if it was written. */
+static bool
+s_flush_one(gateway_t *gw, conn_t *c)
+{
+    c->flags &= (uint16_t)~CF_DIRTY;
+    if (c->flags & (CF_WANT_WRITE | CF_KILLED))
+        return false;
+    if ((c->flags & CF_CLOSING) || !(c->flags & CF_HS_DONE)) {
+        s_request_writable(c);
+        return false;
+    }
+    if (lws_partial_buffered(c->wsi)) {
+        gw->m.writes_waited++;
+        s_request_writable(c);
+        return false;
+    }
+    if (outq_empty(&c->q))
+        return false;
+    if (s_write_some(gw, c) != 0) {
+        c->flags |= CF_KILLED;
+        lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+        return true;
+    }
+    if (!outq_empty(&c->q))
+        s_request_writable(c);
+    return true;
+}
+
+/* Round robin over the FIFO. A connection served in this pass that gets
+ * new output (from a poll of the link in between) goes to the back, so
+ * under load every connection is written once per pass with everything
+ * that arrived for it meanwhile: the busier the gateway, the more frames
+ * each write carries, and an event waits at most one pass, not the rest
+ * of the current one and then its own. */
+bool
 conn_flush(gateway_t *gw)
 {
-    /* entries appended while flushing are flushed in this pass too */
-    for (size_t i = 0; i < gw->n_dirty; i++) {
-        conn_t *c = gw->dirty[i];
-        if (!c)
-            continue; /* closed meanwhile */
-        c->flags &= (uint16_t)~CF_DIRTY;
-        if (c->flags & (CF_WANT_WRITE | CF_KILLED))
+    if (gw->flushing)
+        return false; /* a poll of the link from the flush below */
+    gw->flushing = true;
+    int64_t t0 = cdt_clock_mono_us();
+    unsigned writes = 0;
+    while (gw->dirty_head < gw->n_dirty) {
+        conn_t *c = gw->dirty[gw->dirty_head++];
+        if (!c || !s_flush_one(gw, c))
+            continue; /* closed meanwhile, or nothing written */
+        if (++writes % GW_FLUSH_POLL_EVERY)
             continue;
-        if ((c->flags & CF_CLOSING) || !(c->flags & CF_HS_DONE)) {
-            s_request_writable(c);
-            continue;
-        }
-        if (lws_partial_buffered(c->wsi)) {
-            gw->m.writes_waited++;
-            s_request_writable(c);
-            continue;
-        }
-        if (outq_empty(&c->q))
-            continue;
-        if (s_write_some(gw, c) != 0) {
-            c->flags |= CF_KILLED;
-            lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-            continue;
-        }
-        if (!outq_empty(&c->q))
-            s_request_writable(c);
+        upstream_poll(gw->link);
+        if (cdt_clock_mono_us() - t0 >= GW_FLUSH_SLICE_US)
+            break;
     }
-    gw->n_dirty = 0;
+    gw->flushing = false;
+    if (gw->dirty_head < gw->n_dirty) {
+        /* go on right after the loop's pending work: a timer due now
+         * would still let libev sleep its 1 ms minimum in epoll_wait, so
+         * wake the loop as well (LWS_CALLBACK_EVENT_WAIT_CANCELLED) */
+        gw->m.flush_slices++;
+        s_schedule_flush(gw);
+        lws_cancel_service(gw->ctx);
+        return false;
+    }
+    gw->dirty_head = gw->n_dirty = 0;
+    return true;
 }
 
 static void
@@ -209,7 +268,7 @@ s_flush_cb(lws_sorted_usec_list_t *sul)
 {
     gateway_t *gw = lws_container_of(sul, gateway_t, sul_flush);
     gw->flush_scheduled = false;
-    conn_flush(gw);
+    (void)conn_flush(gw);
 }
 
 /* Empties the queue, counting what the client will never get. */

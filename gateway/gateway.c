@@ -268,6 +268,13 @@ s_on_link_msg(void *arg, const cdt_link_msg_t *msg)
     }
 }
 
+/* What a drain of the link queued leaves now, not after a loop turn. */
+static void
+s_on_link_batch(void *arg)
+{
+    (void)conn_flush(arg);
+}
+
 static void
 s_on_link_state(void *arg, bool up)
 {
@@ -372,6 +379,12 @@ s_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         }
         return 0;
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+        /* a flush that yielded midway goes on (conn_flush) */
+        if (gw->flush_scheduled) {
+            lws_sul_cancel(&gw->sul_flush);
+            gw->flush_scheduled = false;
+            (void)conn_flush(gw);
+        }
         /* gateway_stop woke the loop (maybe from a signal handler): stop
          * from a timer, outside any connection's callback */
         if (gw->stop && !gw->stopping) {
@@ -525,6 +538,8 @@ gateway_new(const cdt_config_t *cfg, cdt_catalog_t **catalog_p)
     self->link = upstream_new(
         cfg->gateway_broker, name, cfg->gateway_curve_cert,
         cfg->gateway_curve_server_public, s_on_link_msg, s_on_link_state, self);
+    if (self->link)
+        upstream_on_batch(self->link, s_on_link_batch);
     if (!self->link)
         goto fail;
 

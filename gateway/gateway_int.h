@@ -31,6 +31,12 @@
 
 /* Frames are coalesced into WebSocket messages of at most this size. */
 #define GW_COALESCE_BYTES (64 * 1024)
+/* A flush serves connections for at most this long before the loop gets
+ * its turn (reads, accepts, timers), and polls the broker link every
+ * GW_FLUSH_POLL_EVERY writes so that a new event joins the queues of the
+ * connections this pass has not reached yet. */
+#define GW_FLUSH_SLICE_US   2000
+#define GW_FLUSH_POLL_EVERY 64
 /* A connection being closed is killed if its close has not been written
  * after this long (a slow consumer never becomes writable). */
 #define GW_CLOSE_GRACE_MS 3000
@@ -155,6 +161,7 @@ typedef struct gw_metrics {
     uint64_t messages_sent;     /* frames written to clients */
     uint64_t ws_writes;         /* lws_write calls (after coalescing) */
     uint64_t writes_waited;     /* flushes that had to wait for POLLOUT */
+    uint64_t flush_slices;      /* flushes that yielded to the loop midway */
     uint64_t deliveries;        /* event frames queued to members */
     uint64_t events;            /* EVENT messages from the broker */
     uint64_t events_unrouted;   /* EVENT with no local member */
@@ -221,10 +228,15 @@ struct gateway {
     lws_sorted_usec_list_t sul_tick;
     lws_sorted_usec_list_t sul_stop;
     lws_sorted_usec_list_t sul_flush;
-    conn_t **dirty; /* connections with new output; NULL = closed since */
+    /* connections with new output, a FIFO: [dirty_head, n_dirty) are
+     * waiting for their write; NULL = closed since */
+    conn_t **dirty;
+    size_t dirty_head;
     size_t n_dirty;
     size_t cap_dirty;
     bool flush_scheduled;
+    bool flushing; /* inside conn_flush (it polls the link, which may
+                      call it again) */
     bool evlib;    /* libev (epoll) rather than lws' poll() loop */
     bool stopping; /* the stop has been scheduled on the loop */
     int64_t next_scan_ms;
@@ -289,10 +301,14 @@ void conn_close_with(gateway_t *gw, conn_t *c, const char *error,
                      bool allow_reconnect);
 /* Closes with a WebSocket status and reason, nothing SignalR-level. */
 void conn_abort(gateway_t *gw, conn_t *c, uint16_t code, const char *reason);
-/* Writes the output queued since the last flush: one coalesced write per
- * connection, straight from here when lws holds nothing back for it,
- * otherwise through a writable callback (also for closing ones). */
-void conn_flush(gateway_t *gw);
+/* Writes the output queued since the last flush, round robin over the
+ * connections with output: one coalesced write per connection, straight
+ * from here when lws holds nothing back for it, otherwise through a
+ * writable callback (also for closing ones). Polls the broker link
+ * between writes and stops after GW_FLUSH_SLICE_US, to go on after the
+ * loop's other work. Returns true when every waiting connection was
+ * served. */
+bool conn_flush(gateway_t *gw);
 /* The once-a-second checks of one connection. */
 void conn_tick(gateway_t *gw, cslot_t *slot, int64_t now_ms);
 /* Sends CONN_OPEN for a replay after the link came back. */

@@ -475,6 +475,10 @@ http_metrics(gateway_t *gw, cdt_buf_t *out)
              "Flushes that waited for the socket (a previous write was "
              "still buffered).",
              m->writes_waited);
+    s_metric(out, "conduit_gateway_flush_slices_total", "counter",
+             "Flushes that yielded to the event loop before serving every "
+             "waiting connection (the gateway was busy writing).",
+             m->flush_slices);
     s_metric(out, "conduit_gateway_deliveries_total", "counter",
              "Event frames queued to a connection.", m->deliveries);
     s_metric(out, "conduit_gateway_events_total", "counter",

@@ -33,6 +33,7 @@ struct upstream {
     uint64_t incarnation; /* ours, random per process */
     upstream_msg_fn *on_msg;
     upstream_state_fn *on_state;
+    upstream_batch_fn *on_batch;
     void *arg;
 
     struct lws_context *ctx;
@@ -219,6 +220,7 @@ s_drain(upstream_t *self)
     void *sock = zsock_resolve(self->sock);
     int budget = DRAIN_BUDGET;
     bool more_left = false;
+    bool handled = false;
     while (true) {
         if (budget-- <= 0) {
             more_left = (zsock_events(self->sock) & ZMQ_POLLIN) != 0;
@@ -237,9 +239,10 @@ s_drain(upstream_t *self)
             break;
         }
         bool more = zmq_msg_more(&m);
-        if (!more)
+        if (!more) {
             s_handle(self, zmq_msg_data(&m), zmq_msg_size(&m));
-        else
+            handled = true;
+        } else
             self->stats.malformed++;
         zmq_msg_close(&m);
         while (more) { /* a multi-frame message is not ours: discard */
@@ -253,8 +256,23 @@ s_drain(upstream_t *self)
         }
     }
     self->draining = false;
+    if (handled && self->on_batch)
+        self->on_batch(self->arg);
     if (more_left)
         s_schedule_drain(self);
+}
+
+void
+upstream_on_batch(upstream_t *self, upstream_batch_fn *on_batch)
+{
+    self->on_batch = on_batch;
+}
+
+void
+upstream_poll(upstream_t *self)
+{
+    if (self->sock)
+        s_drain(self);
 }
 
 /* Both certificates, or -1 after logging why (nothing to free then). */

@@ -69,6 +69,12 @@ upstream_t *upstream_new(const char *endpoint, const char *gw_name,
 /* Closes the socket. Call after the lws context is destroyed. */
 void upstream_destroy(upstream_t **self_p);
 
+/* Called (with upstream_new's arg) after each drain that handled at least
+ * one message: where the gateway writes what the batch queued, without
+ * waiting for a loop turn. */
+typedef void(upstream_batch_fn)(void *arg);
+void upstream_on_batch(upstream_t *self, upstream_batch_fn *on_batch);
+
 /* The lws protocol callback for the adopted descriptor; the protocol's
  * `user` must be the upstream_t. */
 int upstream_lws_callback(struct lws *wsi, enum lws_callback_reasons reason,
@@ -85,6 +91,11 @@ int upstream_send(upstream_t *self, const cdt_buf_t *frame);
 
 /* Heartbeats, link timeout and a safety drain; call every ~100 ms. */
 void upstream_tick(upstream_t *self, int64_t now_ms);
+
+/* Receives what the broker sent meanwhile (at most one drain's budget),
+ * for a caller that works long between two loop turns. Does nothing when
+ * called from inside a drain. */
+void upstream_poll(upstream_t *self);
 
 bool upstream_is_up(const upstream_t *self);
 uint64_t upstream_broker_incarnation(const upstream_t *self);
