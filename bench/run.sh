@@ -341,9 +341,10 @@ start_clients() {
         rep=$WORK/$name.c$p
         next_src
         src=$SRC_LIST
-        "$BENCH" clients --url "ws://127.0.0.1:$port$hub" --n "$k" \
+        ${BENCH_CLIENT_NICE:+nice -n "$BENCH_CLIENT_NICE"} \
+            "$BENCH" clients --url "ws://127.0.0.1:$port$hub" --n "$k" \
             --offset "$off" --src "$src" --duration "$CLIENT_MAX_S" \
-            --report "$rep" --ready "$rep.ready" "$@" \
+            --report "$rep" --ready "$rep.ready" ${BENCH_CLIENT_OPTS:-} "$@" \
             2>>"$WORK/clients.log" &
         CL_PIDS+=($!)
         PIDS+=($!)
