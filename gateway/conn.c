@@ -120,29 +120,6 @@ conn_find(gateway_t *gw, uint64_t id)
  * queued for one connection leaves in one write. */
 static void s_flush_cb(lws_sorted_usec_list_t *sul);
 
-/* Makes room for one more entry at the end of the dirty FIFO: moves the
- * live entries to the front when the consumed part is at least half the
- * array (amortised O(1) per entry), else doubles the array. */
-static void
-s_dirty_room(gateway_t *gw)
-{
-    if (gw->n_dirty < gw->cap_dirty)
-        return;
-    if (gw->dirty_head > 0 && gw->dirty_head >= gw->cap_dirty / 2) {
-        size_t live = gw->n_dirty - gw->dirty_head;
-        memmove(gw->dirty, gw->dirty + gw->dirty_head,
-                live * sizeof *gw->dirty);
-        for (size_t i = 0; i < live; i++)
-            if (gw->dirty[i])
-                gw->dirty[i]->dirty = (uint32_t)i;
-        gw->dirty_head = 0;
-        gw->n_dirty = live;
-        return;
-    }
-    gw->cap_dirty = gw->cap_dirty ? gw->cap_dirty * 2 : 256;
-    gw->dirty = cdt_xrealloc(gw->dirty, gw->cap_dirty * sizeof *gw->dirty);
-}
-
 static void
 s_schedule_flush(gateway_t *gw)
 {
@@ -159,10 +136,8 @@ s_want_write(gateway_t *gw, conn_t *c)
         return;
     if (!(c->flags & (CF_HS_DONE | CF_CLOSING)))
         return; /* nothing may precede the handshake answer */
-    s_dirty_room(gw);
     c->flags |= CF_DIRTY;
-    c->dirty = (uint32_t)gw->n_dirty;
-    gw->dirty[gw->n_dirty++] = c;
+    dirtyq_push(&gw->dirty, c, &c->dirty);
     s_schedule_flush(gw);
 }
 
@@ -239,10 +214,10 @@ conn_flush(gateway_t *gw)
     gw->flushing = true;
     int64_t t0 = cdt_clock_mono_us();
     unsigned writes = 0;
-    while (gw->dirty_head < gw->n_dirty) {
-        conn_t *c = gw->dirty[gw->dirty_head++];
-        if (!c || !s_flush_one(gw, c))
-            continue; /* closed meanwhile, or nothing written */
+    conn_t *c;
+    while ((c = dirtyq_pop(&gw->dirty))) {
+        if (!s_flush_one(gw, c))
+            continue; /* nothing written */
         if (++writes % GW_FLUSH_POLL_EVERY)
             continue;
         upstream_poll(gw->link);
@@ -250,7 +225,7 @@ conn_flush(gateway_t *gw)
             break;
     }
     gw->flushing = false;
-    if (gw->dirty_head < gw->n_dirty) {
+    if (!dirtyq_empty(&gw->dirty)) {
         /* go on right after the loop's pending work: a timer due now
          * would still let libev sleep its 1 ms minimum in epoll_wait, so
          * wake the loop as well (LWS_CALLBACK_EVENT_WAIT_CANCELLED) */
@@ -259,7 +234,6 @@ conn_flush(gateway_t *gw)
         lws_cancel_service(gw->ctx);
         return false;
     }
-    gw->dirty_head = gw->n_dirty = 0;
     return true;
 }
 
@@ -1051,7 +1025,7 @@ conn_closed(gateway_t *gw, conn_t *c)
     }
     cdt_log_debug("conn#%llu: closed", (unsigned long long)c->id);
     if (c->flags & CF_DIRTY)
-        gw->dirty[c->dirty] = NULL;
+        dirtyq_remove(&gw->dirty, c->dirty);
     groupidx_leave_all(gw->groups, &c->groups);
     s_drop_queue(gw, c, GW_DROP_CLOSED);
     tokens_remove(gw->tokens, &c->token);

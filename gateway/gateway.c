@@ -669,7 +669,7 @@ gateway_destroy(gateway_t **self_p)
     hmap_release(&self->reqs);
     limits_ipmap_release(&self->ip_rates);
     free(self->slots);
-    free(self->dirty);
+    dirtyq_release(&self->dirty);
     free(self->conns_by_hub);
     free(self->events_by_hub);
     for (size_t i = 0; i < 5; i++)

@@ -20,6 +20,7 @@
 #include "gateway/hmap.h"
 #include "gateway/limits.h"
 #include "gateway/listener.h"
+#include "gateway/dirtyq.h"
 #include "gateway/outq.h"
 #include "gateway/tokens.h"
 #include "gateway/upstream.h"
@@ -228,12 +229,7 @@ struct gateway {
     lws_sorted_usec_list_t sul_tick;
     lws_sorted_usec_list_t sul_stop;
     lws_sorted_usec_list_t sul_flush;
-    /* connections with new output, a FIFO: [dirty_head, n_dirty) are
-     * waiting for their write; NULL = closed since */
-    conn_t **dirty;
-    size_t dirty_head;
-    size_t n_dirty;
-    size_t cap_dirty;
+    dirtyq_t dirty; /* connections with output waiting for a write */
     bool flush_scheduled;
     bool flushing; /* inside conn_flush (it polls the link, which may
                       call it again) */
