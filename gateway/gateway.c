@@ -323,6 +323,7 @@ s_tick(lws_sorted_usec_list_t *sul)
 {
     gateway_t *gw = lws_container_of(sul, gateway_t, sul_tick);
     int64_t now = cdt_clock_mono_ms();
+    gw->now_ms = now;
     upstream_tick(gw->link, now);
     s_expire_requests(gw, now);
     tokens_expire(gw->tokens, now);
@@ -629,7 +630,8 @@ gateway_new(const cdt_config_t *cfg, cdt_catalog_t **catalog_p)
             0 ||
         listener_attach(self->listener, self->vhost, ACCEPT_PROTOCOL) != 0)
         goto fail;
-    self->next_scan_ms = cdt_clock_mono_ms() + 1000;
+    self->now_ms = cdt_clock_mono_ms();
+    self->next_scan_ms = self->now_ms + 1000;
     lws_sul_schedule(self->ctx, 0, &self->sul_tick, s_tick,
                      GW_TICK_MS * LWS_US_PER_MS);
     cdt_log_notice("listening on %s://%s:%d/ (%zu hubs, broker '%s', %s)",

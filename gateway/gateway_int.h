@@ -15,12 +15,12 @@
 #include "common/cdt_buf.h"
 #include "common/cdt_catalog.h"
 #include "common/cdt_config.h"
+#include "gateway/dirtyq.h"
 #include "gateway/gateway.h"
 #include "gateway/groupidx.h"
 #include "gateway/hmap.h"
 #include "gateway/limits.h"
 #include "gateway/listener.h"
-#include "gateway/dirtyq.h"
 #include "gateway/outq.h"
 #include "gateway/tokens.h"
 #include "gateway/upstream.h"
@@ -107,24 +107,27 @@ enum conn_flags {
 };
 
 typedef struct conn {
-    hnode_t node; /* by id */
-    struct lws *wsi;
-    uint64_t id;    /* link conn_id */
+    /* first cache line: what a delivery and its write touch */
     uint64_t stamp; /* last EVENT delivered: once per event */
-    int64_t key_id;
     outq_t q;
+    struct lws *wsi;
+    int fd;         /* socket for direct writes; -1 with TLS (lws_write) */
+    uint32_t dirty; /* index in gateway.dirty while CF_DIRTY */
+    uint32_t slot;  /* index in gateway.slots */
+    uint16_t flags;
+    uint16_t hub;
+    /* the rest */
+    hnode_t node; /* by id */
+    uint64_t id;  /* link conn_id */
+    int64_t key_id;
     cdt_buf_t rx;    /* unfinished inbound record */
     cdt_buf_t *held; /* records after the handshake, before its answer */
     gi_conn_t groups;
     token_t *token;           /* the negotiate token it used, or NULL */
     const char *close_reason; /* static text for the close frame */
-    uint32_t slot;            /* index in gateway.slots */
-    uint32_t dirty;           /* index in gateway.dirty while CF_DIRTY */
     uint32_t req_id;          /* pending AUTH or CONN_OPEN, 0 = none */
     limits_rate_t rate;       /* invocations this second */
-    uint16_t hub;
-    uint16_t close_code; /* WebSocket close status when CF_CLOSING */
-    uint16_t flags;
+    uint16_t close_code;      /* WebSocket close status when CF_CLOSING */
     uint8_t phase;
     char *hs_error; /* CF_DEFERRED handshake error to answer, or NULL */
 } conn_t;
@@ -160,7 +163,8 @@ typedef struct gw_metrics {
     uint64_t auth_unavailable;
     uint64_t messages_received; /* hub records from clients */
     uint64_t messages_sent;     /* frames written to clients */
-    uint64_t ws_writes;         /* lws_write calls (after coalescing) */
+    uint64_t ws_writes;         /* WebSocket writes (after coalescing) */
+    uint64_t writes_partial;    /* direct writes the socket took in part */
     uint64_t writes_waited;     /* flushes that had to wait for POLLOUT */
     uint64_t flush_slices;      /* flushes that yielded to the loop midway */
     uint64_t deliveries;        /* event frames queued to members */
@@ -236,6 +240,8 @@ struct gateway {
     bool evlib;    /* libev (epoll) rather than lws' poll() loop */
     bool stopping; /* the stop has been scheduled on the loop */
     int64_t next_scan_ms;
+    int64_t now_ms; /* monotonic, refreshed by the flush and the tick: a
+                       write's keep-alive base, may lag by GW_TICK_MS */
     uint64_t last_event_seq;
     volatile sig_atomic_t stop;
     bool tls;

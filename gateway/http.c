@@ -471,6 +471,10 @@ http_metrics(gateway_t *gw, cdt_buf_t *out)
              "Hub protocol frames written to clients.", m->messages_sent);
     s_metric(out, "conduit_gateway_ws_writes_total", "counter",
              "WebSocket messages written (after coalescing).", m->ws_writes);
+    s_metric(out, "conduit_gateway_writes_partial_total", "counter",
+             "Writes the socket took only in part (the rest waits in "
+             "libwebsockets for the socket to drain).",
+             m->writes_partial);
     s_metric(out, "conduit_gateway_writes_waited_total", "counter",
              "Flushes that waited for the socket (a previous write was "
              "still buffered).",
