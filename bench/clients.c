@@ -54,6 +54,7 @@
 #define CL_RX_SIZE    (256 * 1024)
 #define CL_MAX_HTTP   16384
 #define CL_MAX_SRC    64
+#define CL_MAX_PORTS  8
 #define CL_SIGNAL_TAG UINT64_MAX
 #define CL_MAX_EVENTS 1024
 #define CL_SWEEP_MS   200
@@ -114,6 +115,8 @@ typedef struct conn {
 typedef struct cl_opts {
     char host[64];
     uint16_t port;
+    uint16_t ports[CL_MAX_PORTS]; /* port, then each --also-port */
+    size_t n_ports;
     char path[512];
     const char *token;
     const char *token_fmt;
@@ -229,6 +232,14 @@ static size_t
 s_index(const cl_t *cl, const conn_t *c)
 {
     return (size_t)(c - cl->conns);
+}
+
+/* The gateway port of connection i: spread round robin over the ports,
+ * as a load balancer spreads a tenant's connections over gateways. */
+static uint16_t
+s_port(const cl_t *cl, size_t i)
+{
+    return cl->o.ports[i % cl->o.n_ports];
 }
 
 /* The token of connection i: fixed, or the key of its slot. */
@@ -374,7 +385,8 @@ s_send_request(cl_t *cl, conn_t *c)
                        "Authorization: Bearer %s\r\n"
                        "X-Requested-With: XMLHttpRequest\r\n"
                        "Content-Length: 0\r\n\r\n",
-                       cl->o.path, cl->o.host, cl->o.port, token);
+                       cl->o.path, cl->o.host, s_port(cl, s_index(cl, c)),
+                       token);
         c->state = CS_NEGOTIATE;
     } else {
         uint8_t raw[16];
@@ -400,7 +412,7 @@ s_send_request(cl_t *cl, conn_t *c)
                        "Connection: Upgrade\r\n"
                        "Sec-WebSocket-Key: %s\r\n"
                        "Sec-WebSocket-Version: 13\r\n\r\n",
-                       cl->o.host, cl->o.port, c->ws_key);
+                       cl->o.host, s_port(cl, s_index(cl, c)), c->ws_key);
         c->state = CS_UPGRADE;
     }
     int rc = s_send_raw(cl, c, req.data, req.len);
@@ -434,7 +446,7 @@ s_conn_connect(cl_t *cl, conn_t *c)
         }
     }
     struct sockaddr_in dst = {.sin_family = AF_INET,
-                              .sin_port = htons(cl->o.port)};
+                              .sin_port = htons(s_port(cl, i))};
     (void)inet_pton(AF_INET, cl->o.host, &dst.sin_addr);
     c->state = CS_CONNECTING;
     c->want_out = true;
@@ -1017,10 +1029,13 @@ s_usage(void)
         stderr,
         "usage: conduit-bench clients --url ws://H:P/hub --n N\n"
         "         (--token KEY | --token-fmt 'key%%d' --keys A..B [--per-key M])\n"
-        "         [--offset I] [--src 127.0.0.2,127.0.0.3] [--negotiate]\n"
+        "         [--also-port P]... [--offset I] [--src 127.0.0.2,127.0.0.3]\n"
+        "         [--negotiate]\n"
         "         [--subscribe 'Method:arg%%d'] [--connect-rate R]\n"
         "         [--inflight K] [--connect-timeout-ms MS] [--ping-ms MS]\n"
         "         [--batch-us US] [--duration S] --report FILE [--ready FILE]\n"
+        "Connection i goes to the URL's port or an --also-port, round robin\n"
+        "(same host and path), as a load balancer spreads connections.\n"
         "Connection i (global index offset+i) uses key A + ((offset+i)/M)\n"
         "%% (B-A+1). SIGUSR1: write FILE.<epoch> and start the next epoch;\n"
         "SIGTERM or --duration: write FILE and exit. --batch-us (default %d):\n"
@@ -1081,6 +1096,7 @@ s_parse_opts(cl_opts_t *o, int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"url", required_argument, NULL, 'u'},
+        {"also-port", required_argument, NULL, 'P'},
         {"token", required_argument, NULL, 't'},
         {"token-fmt", required_argument, NULL, 'T'},
         {"keys", required_argument, NULL, 'k'},
@@ -1108,6 +1124,14 @@ s_parse_opts(cl_opts_t *o, int argc, char **argv)
         case 'u':
             ok = s_parse_url(o, optarg) == 0;
             break;
+        case 'P': {
+            int64_t port = 0;
+            ok = bench_parse_i64(optarg, &port) == 0 && port >= 1 &&
+                 port <= 65535 && o->n_ports + 1 < CL_MAX_PORTS;
+            if (ok)
+                o->ports[1 + o->n_ports++] = (uint16_t)port;
+            break;
+        }
         case 't':
             o->token = optarg;
             break;
@@ -1220,6 +1244,8 @@ clients_main(int argc, char **argv)
     int rc = 2;
     if (s_parse_opts(&cl->o, argc, argv) != 0)
         goto done;
+    cl->o.ports[0] = cl->o.port;
+    cl->o.n_ports++;
     rc = 1;
     if (s_raise_nofile(cl->o.n + CL_FD_RESERVE) != 0)
         goto done;

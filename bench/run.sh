@@ -320,6 +320,7 @@ CL_PIDS=()
 CL_REPS=()
 CL_GW=()
 CL_EPOCH=0
+CL_SPREAD=
 CONNS_OK=0
 CONNS_FAILED=0
 SETUP_MS=0
@@ -338,13 +339,20 @@ start_clients() {
     for ((p = 0; p < procs && off < n; p++)); do
         k=$((n - off < per ? n - off : per))
         port=${GW_PORTS[$((p % 2))]}
+        spread=()
+        # spread: every process's connections alternate between the two
+        # gateways, as a load balancer spreads a tenant's connections, so
+        # a group's members are on both (else a key's group would sit on
+        # the one gateway its client process talks to)
+        [ -n "$CL_SPREAD" ] && spread=(--also-port "${GW_PORTS[$(((p + 1) % 2))]}")
         rep=$WORK/$name.c$p
         next_src
         src=$SRC_LIST
         ${BENCH_CLIENT_NICE:+nice -n "$BENCH_CLIENT_NICE"} \
             "$BENCH" clients --url "ws://127.0.0.1:$port$hub" --n "$k" \
             --offset "$off" --src "$src" --duration "$CLIENT_MAX_S" \
-            --report "$rep" --ready "$rep.ready" ${BENCH_CLIENT_OPTS:-} "$@" \
+            --report "$rep" --ready "$rep.ready" "${spread[@]}" \
+            ${BENCH_CLIENT_OPTS:-} "$@" \
             2>>"$WORK/clients.log" &
         CL_PIDS+=($!)
         PIDS+=($!)
@@ -534,7 +542,7 @@ scenario_groups() {
     start_servers
     local procs=$(((n + 8999) / 9000))
     [ $procs -lt 2 ] && procs=2
-    start_clients "$scen" "$n" "$procs" /hubs/spend-notifications \
+    CL_SPREAD=1 start_clients "$scen" "$n" "$procs" /hubs/spend-notifications \
         --token-fmt "$TOKEN_FMT" --keys "1..$nkeys" --per-key "$members"
     clients_epoch
     local r
