@@ -179,6 +179,12 @@ s_keygen(int argc, char **argv, FILE *out, FILE *err)
         fputs(pub_help("keygen"), out);
         return 0;
     }
+    if (rc == PUB_OK && name && !curvecert_name_valid(name)) {
+        snprintf(msg, sizeof msg,
+                 "keygen: --name must not contain double quotes or control "
+                 "characters");
+        rc = PUB_USAGE;
+    }
     if (rc != PUB_OK) {
         fprintf(err, "conduit-pub: %s (try 'conduit-pub keygen --help')\n",
                 msg);
@@ -247,7 +253,7 @@ cli_main(int argc, char **argv, FILE *in, FILE *out, FILE *err)
     sender_t *sender =
         sender_new(endpoint, window, g.timeout_ms, use_curve ? &curve : NULL,
                    s_on_ack, &run, msg, sizeof msg);
-    memset(&curve, 0, sizeof curve); /* the socket holds the keys now */
+    explicit_bzero(&curve, sizeof curve); /* the socket holds them now */
     if (!sender) {
         fprintf(err, "conduit-pub: %s\n", msg);
         cdt_buf_release(&map);

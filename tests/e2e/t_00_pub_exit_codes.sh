@@ -99,6 +99,10 @@ usage pub spend --key one --amount 1 --total 1
 usage pub key add --id 5
 usage pub --timeout soon stats
 usage pub ndjson extra-argument
+# a name that ZPL cannot hold is refused before anything is written
+usage "$PUB" keygen --out "$WORK/named" --name 'say "hi"'
+[ ! -e "$WORK/named" ] && [ ! -e "$WORK/named_secret" ] ||
+    fail "keygen with a refused --name wrote a file"
 
 expect_rc 0 pub --help
 grep -q 'Commands:' <<<"$LAST_OUT" || fail "--help lacks the command list"
