@@ -14,7 +14,7 @@
  */
 #include "cli/pub.h"
 
-#include "common/cdt_auth.h"
+#include "cli/keyhash.h"
 #include "common/cdt_clock.h"
 #include "common/cdt_json.h"
 #include "common/cdt_mem.h"
@@ -615,20 +615,20 @@ s_build_key(const parsed_t *p, const char *op, int64_t now_ms, mapb_t *m,
 {
     const char *hash = s_str(p, "--hash");
     const char *secret = s_str(p, "--secret");
-    char hex[CDT_SHA256_HEX_LEN + 1];
+    char hex[KEYHASH_HEX_LEN + 1];
     if (hash && secret) {
         snprintf(err, errlen, "key: give --hash or --secret, not both");
         return PUB_USAGE;
     }
     if (hash) {
         size_t len = strlen(hash);
-        if (len != CDT_SHA256_HEX_LEN) {
+        if (len != KEYHASH_HEX_LEN) {
             snprintf(err, errlen, "key: --hash needs 64 hex digits");
             return PUB_USAGE;
         }
         for (size_t i = 0; i <= len; i++)
             hex[i] = (char)tolower((unsigned char)hash[i]);
-        if (!cdt_sha256_hex_valid(hex, len)) {
+        if (!keyhash_hex_valid(hex, len)) {
             snprintf(err, errlen, "key: --hash needs 64 hex digits");
             return PUB_USAGE;
         }
@@ -637,7 +637,7 @@ s_build_key(const parsed_t *p, const char *op, int64_t now_ms, mapb_t *m,
             snprintf(err, errlen, "key: --secret must not be empty");
             return PUB_USAGE;
         }
-        cdt_sha256_hex(secret, strlen(secret), hex);
+        keyhash_sha256_hex(secret, strlen(secret), hex);
     }
     if (strcmp(op, "add") == 0 && !hash && !secret) {
         snprintf(err, errlen, "key: add needs --hash or --secret");
