@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # conduit-pub's exit statuses against a real broker: 0 when accepted, 1 when
-# rejected (unknown hub, event not allowed on the hub), for malformed JSON
-# and for an unreachable broker (within --timeout), 2 for usage errors;
-# NDJSON reports each bad line by number.
+# rejected (unknown hub, event not allowed on the hub), for malformed JSON,
+# for an unreachable broker (within --timeout) and for a transport a DEALER
+# cannot use (PGM: conduit-pub's libzmq has stubs there, which must never
+# run), 2 for usage errors; NDJSON reports each bad line by number.
 #
 # SPDX-License-Identifier: MIT
 . "$(dirname "$0")/lib.sh"
@@ -58,6 +59,13 @@ t1=$(date +%s%3N)
 want="conduit-pub: broker at 'tcp://127.0.0.1:$DEAD' did not answer within 500 ms"
 [ "$LAST_ERR" = "$want" ] || fail "unreachable: got '$LAST_ERR', want '$want'"
 [ $((t1 - t0)) -lt 3000 ] || fail "unreachable broker took $((t1 - t0)) ms"
+
+# libzmq refuses the PGM transports for a DEALER before any PGM call
+for ep in "epgm://127.0.0.1;239.192.1.1:5555" "pgm://127.0.0.1;239.192.1.1:5555"; do
+    expect_rc 1 "$PUB" --broker "$ep" --timeout 500 stats
+    [[ "$LAST_ERR" == "conduit-pub: cannot connect to '$ep': "*compatible* ]] ||
+        fail "$ep: unexpected message '$LAST_ERR'"
+done
 
 # ---- NDJSON -----------------------------------------------------------------
 ev='{"type":"event","hub":"SpendNotificationHub","group":"vkey-1","target":"SpendUpdate","data":{"n":1}}'
