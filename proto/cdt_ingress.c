@@ -185,52 +185,129 @@ enum {
     F_COUNT
 };
 
+/* Every known key: its field and its name on the wire. */
+#define S_KEYS(X)                      \
+    X(F_TYPE, "type")                  \
+    X(F_ID, "id")                      \
+    X(F_TS, "ts")                      \
+    X(F_HUB, "hub")                    \
+    X(F_GROUP, "group")                \
+    X(F_GROUPS, "groups")              \
+    X(F_TARGET, "target")              \
+    X(F_ARGUMENTS, "arguments")        \
+    X(F_DATA, "data")                  \
+    X(F_VKEY, "virtualKeyId")          \
+    X(F_TASK_ID, "taskId")             \
+    X(F_TASK_TYPE, "taskType")         \
+    X(F_STATE, "state")                \
+    X(F_PERCENT, "percent")            \
+    X(F_MESSAGE, "message")            \
+    X(F_RESULT, "result")              \
+    X(F_ERROR, "error")                \
+    X(F_RETRYABLE, "isRetryable")      \
+    X(F_AMOUNT, "amount")              \
+    X(F_TOTAL, "totalSpend")           \
+    X(F_BUDGET, "budget")              \
+    X(F_PROVIDER, "provider")          \
+    X(F_MODEL, "model")                \
+    X(F_REQUEST_ID, "requestId")       \
+    X(F_STATUS, "status")              \
+    X(F_RESPONSE_MS, "responseTimeMs") \
+    X(F_DETAILS, "details")            \
+    X(F_URL, "url")                    \
+    X(F_STATUS_CODE, "statusCode")     \
+    X(F_ATTEMPT, "attempt")            \
+    X(F_OP, "op")                      \
+    X(F_NAME, "name")                  \
+    X(F_KEY_HASH, "keyHash")           \
+    X(F_ADMIN, "admin")                \
+    X(F_ENABLED, "enabled")            \
+    X(F_EXPIRES, "expiresAt")
+
 static const char *const s_keys[F_COUNT] = {
-    [F_TYPE] = "type",
-    [F_ID] = "id",
-    [F_TS] = "ts",
-    [F_HUB] = "hub",
-    [F_GROUP] = "group",
-    [F_GROUPS] = "groups",
-    [F_TARGET] = "target",
-    [F_ARGUMENTS] = "arguments",
-    [F_DATA] = "data",
-    [F_VKEY] = "virtualKeyId",
-    [F_TASK_ID] = "taskId",
-    [F_TASK_TYPE] = "taskType",
-    [F_STATE] = "state",
-    [F_PERCENT] = "percent",
-    [F_MESSAGE] = "message",
-    [F_RESULT] = "result",
-    [F_ERROR] = "error",
-    [F_RETRYABLE] = "isRetryable",
-    [F_AMOUNT] = "amount",
-    [F_TOTAL] = "totalSpend",
-    [F_BUDGET] = "budget",
-    [F_PROVIDER] = "provider",
-    [F_MODEL] = "model",
-    [F_REQUEST_ID] = "requestId",
-    [F_STATUS] = "status",
-    [F_RESPONSE_MS] = "responseTimeMs",
-    [F_DETAILS] = "details",
-    [F_URL] = "url",
-    [F_STATUS_CODE] = "statusCode",
-    [F_ATTEMPT] = "attempt",
-    [F_OP] = "op",
-    [F_NAME] = "name",
-    [F_KEY_HASH] = "keyHash",
-    [F_ADMIN] = "admin",
-    [F_ENABLED] = "enabled",
-    [F_EXPIRES] = "expiresAt",
+#define X(f, name) [f] = name,
+    S_KEYS(X)
+#undef X
 };
 
+/* Their lengths, so that a lookup compares bytes only when the length
+ * and the first byte agree (the event's keys come first: an event's
+ * lookups stop early). */
+static const uint8_t s_key_lens[F_COUNT] = {
+#define X(f, name) [f] = sizeof(name) - 1,
+    S_KEYS(X)
+#undef X
+};
+
+/* The one field a key of this length and these first bytes can be, or
+ * -1; s_key_index then compares it whole. */
+static int
+s_key_candidate(const char *s, size_t len)
+{
+    char a = s[0];
+    switch (len) {
+    case 2:
+        return a == 'i' ? F_ID : a == 't' ? F_TS : a == 'o' ? F_OP : -1;
+    case 3:
+        return a == 'h' ? F_HUB : a == 'u' ? F_URL : -1;
+    case 4:
+        return a == 't' ? F_TYPE : a == 'd' ? F_DATA : a == 'n' ? F_NAME : -1;
+    case 5:
+        return a == 'g'   ? F_GROUP
+               : a == 's' ? F_STATE
+               : a == 'e' ? F_ERROR
+               : a == 'm' ? F_MODEL
+               : a == 'a' ? F_ADMIN
+                          : -1;
+    case 6:
+        if (a == 't')
+            return s[2] == 'r' ? F_TARGET : F_TASK_ID;
+        return a == 'g'   ? F_GROUPS
+               : a == 'r' ? F_RESULT
+               : a == 'a' ? F_AMOUNT
+               : a == 'b' ? F_BUDGET
+               : a == 's' ? F_STATUS
+                          : -1;
+    case 7:
+        return a == 'p'   ? F_PERCENT
+               : a == 'm' ? F_MESSAGE
+               : a == 'd' ? F_DETAILS
+               : a == 'a' ? F_ATTEMPT
+               : a == 'k' ? F_KEY_HASH
+               : a == 'e' ? F_ENABLED
+                          : -1;
+    case 8:
+        return a == 't' ? F_TASK_TYPE : a == 'p' ? F_PROVIDER : -1;
+    case 9:
+        return a == 'a'   ? F_ARGUMENTS
+               : a == 'r' ? F_REQUEST_ID
+               : a == 'e' ? F_EXPIRES
+                          : -1;
+    case 10:
+        return a == 't' ? F_TOTAL : a == 's' ? F_STATUS_CODE : -1;
+    case 11:
+        return F_RETRYABLE;
+    case 12:
+        return F_VKEY;
+    case 14:
+        return F_RESPONSE_MS;
+    }
+    return -1;
+}
+
+/* The field of a key, or -1 for an unknown key. */
 static int
 s_key_index(const char *s, size_t len)
 {
-    for (int i = 0; i < F_COUNT; i++)
-        if (strlen(s_keys[i]) == len && memcmp(s_keys[i], s, len) == 0)
-            return i;
-    return -1;
+    if (len == 0)
+        return -1;
+    int f = s_key_candidate(s, len);
+    if (f < 0 || s_key_lens[f] != len)
+        return -1;
+    for (size_t j = 1; j < len; j++) /* keys are short: no memcmp call */
+        if (s_keys[f][j] != s[j])
+            return -1;
+    return f;
 }
 
 /* The fields of webhook, which passes every other key through. */
@@ -290,6 +367,23 @@ s_empty(s_ctx_t *c, int f)
     return s_fail(c, "field '%s' must not be empty", s_keys[f]);
 }
 
+/* True if s is all ASCII (and so valid UTF-8), a word at a time: most
+ * strings are, and cdt_utf8_valid then need not run. */
+static bool
+s_ascii(const char *s, size_t len)
+{
+    uint64_t any = 0;
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        any |= w;
+    }
+    for (; i < len; i++)
+        any |= (uint8_t)s[i];
+    return (any & 0x8080808080808080ULL) == 0;
+}
+
 static int
 s_check_str(s_ctx_t *c, const char *what, const msgpack_object *o)
 {
@@ -298,7 +392,8 @@ s_check_str(s_ctx_t *c, const char *what, const msgpack_object *o)
     if (o->via.str.size > CDT_INGRESS_MAX_STR)
         return s_fail(c, "field '%s' is longer than %d bytes", what,
                       CDT_INGRESS_MAX_STR);
-    if (!cdt_utf8_valid(o->via.str.ptr, o->via.str.size))
+    if (!s_ascii(o->via.str.ptr, o->via.str.size) &&
+        !cdt_utf8_valid(o->via.str.ptr, o->via.str.size))
         return s_fail(c, "field '%s' is not valid UTF-8", what);
     return 0;
 }
@@ -715,7 +810,490 @@ cdt_ingress_parse(const uint8_t *buf, size_t len, msgpack_unpacked *unpacked,
                            "trailing bytes after the message (%zu)", len - off);
         return -1;
     }
-    return cdt_ingress_decode(&unpacked->data, msg, err, errlen);
+    if (cdt_ingress_decode(&unpacked->data, msg, err, errlen) == -1)
+        return -1;
+    cdt_ingress_set_raw(msg, buf, len);
+    return 0;
+}
+
+/* The element count a container header at p (n bytes left) declares, or
+ * -1 when p does not start with a header of that type. */
+static int64_t
+s_header_count(const uint8_t *p, size_t n, msgpack_object_type type)
+{
+    if (n == 0)
+        return -1;
+    uint8_t c = p[0];
+    bool map = type == MSGPACK_OBJECT_MAP;
+    if ((c & 0xf0) == (map ? 0x80 : 0x90))
+        return c & 0x0f;
+    size_t w = c == (map ? 0xde : 0xdc) ? 2 : c == (map ? 0xdf : 0xdd) ? 4 : 0;
+    if (w == 0 || n < 1 + w)
+        return -1;
+    int64_t v = 0;
+    for (size_t i = 1; i <= w; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* Whether the value at p (used bytes) is the one msgpack-c unpacked into
+ * val: its first byte is of val's type, a container declares val's
+ * count, a string or bin body ends where val's does. */
+static bool
+s_shape_ok(const uint8_t *p, size_t used, const msgpack_object *val)
+{
+    uint8_t c = p[0];
+    bool uint_form = c <= 0x7f || (c >= 0xcc && c <= 0xcf);
+    bool int_form = c >= 0xd0 && c <= 0xd3;
+    switch (val->type) {
+    case MSGPACK_OBJECT_NIL:
+        return c == 0xc0;
+    case MSGPACK_OBJECT_BOOLEAN:
+        return c == 0xc2 || c == 0xc3;
+    case MSGPACK_OBJECT_POSITIVE_INTEGER:
+        return uint_form || int_form;
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+        return c >= 0xe0 || int_form;
+    case MSGPACK_OBJECT_FLOAT32:
+        return c == 0xca;
+    case MSGPACK_OBJECT_FLOAT64:
+        return c == 0xcb;
+    case MSGPACK_OBJECT_STR:
+        return ((c >= 0xa0 && c <= 0xbf) || (c >= 0xd9 && c <= 0xdb)) &&
+               (val->via.str.size == 0 ||
+                (const uint8_t *)val->via.str.ptr + val->via.str.size ==
+                    p + used);
+    case MSGPACK_OBJECT_BIN:
+        return c >= 0xc4 && c <= 0xc6 &&
+               (val->via.bin.size == 0 ||
+                (const uint8_t *)val->via.bin.ptr + val->via.bin.size ==
+                    p + used);
+    case MSGPACK_OBJECT_EXT:
+        return (c >= 0xc7 && c <= 0xc9) || (c >= 0xd4 && c <= 0xd8);
+    case MSGPACK_OBJECT_ARRAY:
+        return s_header_count(p, used, val->type) ==
+               (int64_t)val->via.array.size;
+    case MSGPACK_OBJECT_MAP:
+        return s_header_count(p, used, val->type) == (int64_t)val->via.map.size;
+    }
+    return false;
+}
+
+int
+cdt_ingress_value_bytes(const cdt_ingress_t *msg, const msgpack_object *val,
+                        cdt_str_t *out)
+{
+    const msgpack_object *map = msg->map;
+    if (!msg->raw.ptr || !map || map->type != MSGPACK_OBJECT_MAP || !val)
+        return -1;
+    const msgpack_object_kv *kv = NULL;
+    for (uint32_t i = 0; i < map->via.map.size && !kv; i++)
+        if (&map->via.map.ptr[i].val == val)
+            kv = &map->via.map.ptr[i];
+    if (!kv || kv->key.type != MSGPACK_OBJECT_STR)
+        return -1;
+    const uint8_t *base = (const uint8_t *)msg->raw.ptr;
+    const uint8_t *start = (const uint8_t *)kv->key.via.str.ptr;
+    /* compared as addresses: start need not point into raw at all */
+    uintptr_t b = (uintptr_t)base, s = (uintptr_t)start;
+    if (s < b || s - b > msg->raw.len ||
+        kv->key.via.str.size > msg->raw.len - (s - b))
+        return -1;
+    start += kv->key.via.str.size;
+    size_t left = msg->raw.len - (size_t)(start - base), used = 0;
+    if (cdt_msgpack_check(start, left, &used) == -1)
+        return -1;
+    if (!s_shape_ok(start, used, val))
+        return -1;
+    out->ptr = (const char *)start;
+    out->len = used;
+    return 0;
+}
+
+void
+cdt_ingress_set_raw(cdt_ingress_t *msg, const uint8_t *buf, size_t len)
+{
+    msg->raw.ptr = (const char *)buf;
+    msg->raw.len = len;
+    if (msg->type != CDT_IN_EVENT)
+        return;
+    if (msg->arguments &&
+        cdt_ingress_value_bytes(msg, msg->arguments, &msg->arguments_mp) != 0)
+        msg->arguments_mp = (cdt_str_t){NULL, 0};
+    if (msg->data &&
+        cdt_ingress_value_bytes(msg, msg->data, &msg->data_mp) != 0)
+        msg->data_mp = (cdt_str_t){NULL, 0};
+}
+
+/* ---- events straight from the bytes ------------------------------------ */
+
+/* The fast path reads the bytes with these, bounds-checked whatever the
+ * input. Containers nested deeper than this (the top map counting as
+ * one) make msgpack_unpack fail, so such input takes the general path. */
+#define S_MAX_DEPTH 32
+
+/* A big-endian unsigned integer of n bytes at p. */
+static uint64_t
+s_be(const uint8_t *p, size_t n)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* Moves *pp past the value there, which holds no container at depth
+ * S_MAX_DEPTH or deeper (the value itself being at depth). False if the
+ * bytes before end are not such a value. One loop, no recursion: owed[i]
+ * counts the values still to come at depth + i. */
+static bool
+s_skip(const uint8_t **pp, const uint8_t *end, int depth)
+{
+    uint64_t owed[S_MAX_DEPTH + 1];
+    int top = 0;
+    const uint8_t *p = *pp;
+    owed[0] = 1;
+    for (;;) {
+        while (owed[top] == 0) {
+            if (top == 0) {
+                *pp = p;
+                return true;
+            }
+            top--;
+        }
+        owed[top]--;
+        if (p >= end)
+            return false;
+        uint8_t c = *p++;
+        uint64_t body = 0;  /* bytes after the header */
+        uint64_t count = 0; /* values a container owes */
+        size_t w = 0;       /* length bytes in the header */
+        bool container = false;
+        if (c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3)
+            continue;
+        if (c <= 0x9f) {
+            container = true;
+            count = c <= 0x8f ? 2u * (c & 0x0f) : (c & 0x0fu);
+        } else if (c <= 0xbf) {
+            body = c & 0x1f;
+        } else {
+            switch (c) {
+            case 0xc4: /* bin */
+            case 0xc5:
+            case 0xc6:
+                w = (size_t)1 << (c - 0xc4);
+                break;
+            case 0xc7: /* ext: length, then a type byte */
+            case 0xc8:
+            case 0xc9:
+                w = (size_t)1 << (c - 0xc7);
+                body = 1;
+                break;
+            case 0xca:
+                body = 4;
+                break;
+            case 0xcb:
+                body = 8;
+                break;
+            case 0xcc: /* uint, int */
+            case 0xcd:
+            case 0xce:
+            case 0xcf:
+                body = (uint64_t)1 << (c - 0xcc);
+                break;
+            case 0xd0:
+            case 0xd1:
+            case 0xd2:
+            case 0xd3:
+                body = (uint64_t)1 << (c - 0xd0);
+                break;
+            case 0xd4: /* fixext: a type byte and 1..16 bytes */
+            case 0xd5:
+            case 0xd6:
+            case 0xd7:
+            case 0xd8:
+                body = 1 + ((uint64_t)1 << (c - 0xd4));
+                break;
+            case 0xd9: /* str */
+            case 0xda:
+            case 0xdb:
+                w = (size_t)1 << (c - 0xd9);
+                break;
+            case 0xdc: /* array, map */
+            case 0xdd:
+            case 0xde:
+            case 0xdf:
+                w = c == 0xdc || c == 0xde ? 2 : 4;
+                container = true;
+                break;
+            default: /* 0xc1 */
+                return false;
+            }
+        }
+        if (w) {
+            if ((size_t)(end - p) < w)
+                return false;
+            uint64_t v = s_be(p, w);
+            p += w;
+            if (container)
+                count = c >= 0xde ? 2 * v : v;
+            else
+                body += v;
+        }
+        if (container) {
+            /* every value takes a byte: more owed than left is malformed */
+            if (depth + top >= S_MAX_DEPTH || count > (uint64_t)(end - p))
+                return false;
+            owed[++top] = count;
+        } else {
+            if (body > (uint64_t)(end - p))
+                return false;
+            p += body;
+        }
+    }
+}
+
+/* s_skip, with the common scalars (ints, nil, bools, short strings)
+ * handled inline. */
+static inline bool
+s_skip_value(const uint8_t **pp, const uint8_t *end, int depth)
+{
+    const uint8_t *p = *pp;
+    if (p < end) {
+        uint8_t c = *p;
+        size_t left = (size_t)(end - p);
+        if (c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3) {
+            *pp = p + 1;
+            return true;
+        }
+        if (c >= 0xa0 && c <= 0xbf) {
+            size_t n = 1 + (c & 0x1fu);
+            if (n > left)
+                return false;
+            *pp = p + n;
+            return true;
+        }
+        if (c >= 0xcc && c <= 0xcf) {
+            size_t n = 1 + ((size_t)1 << (c - 0xcc));
+            if (n > left)
+                return false;
+            *pp = p + n;
+            return true;
+        }
+    }
+    return s_skip(pp, end, depth);
+}
+
+/* A str at [p, end): its body in *out, and where the next value starts
+ * in *next (NULL: not wanted). */
+static bool
+s_read_str(const uint8_t *p, const uint8_t *end, cdt_str_t *out,
+           const uint8_t **next)
+{
+    if (p >= end)
+        return false;
+    uint8_t c = *p++;
+    uint64_t n;
+    if (c >= 0xa0 && c <= 0xbf) {
+        n = c & 0x1f;
+    } else if (c >= 0xd9 && c <= 0xdb) {
+        size_t w = (size_t)1 << (c - 0xd9);
+        if ((size_t)(end - p) < w)
+            return false;
+        n = s_be(p, w);
+        p += w;
+    } else {
+        return false;
+    }
+    if (n > (uint64_t)(end - p))
+        return false;
+    out->ptr = (const char *)p;
+    out->len = (size_t)n;
+    if (next)
+        *next = p + n;
+    return true;
+}
+
+/* The element count of the array (or map, with map) header at [*pp, end),
+ * moving *pp past the header. */
+static bool
+s_read_count(const uint8_t **pp, const uint8_t *end, bool map, uint64_t *n)
+{
+    const uint8_t *p = *pp;
+    if (p >= end)
+        return false;
+    uint8_t c = *p++;
+    size_t w;
+    if ((c & 0xf0) == (map ? 0x80 : 0x90)) {
+        *n = c & 0x0f;
+        *pp = p;
+        return true;
+    }
+    if (c == (map ? 0xde : 0xdc))
+        w = 2;
+    else if (c == (map ? 0xdf : 0xdd))
+        w = 4;
+    else
+        return false;
+    if ((size_t)(end - p) < w)
+        return false;
+    *n = s_be(p, w);
+    *pp = p + w;
+    return true;
+}
+
+/* A string field as s_str would accept it: at most CDT_INGRESS_MAX_STR
+ * bytes of UTF-8. */
+static bool
+s_fast_str(const uint8_t *p, const uint8_t *end, cdt_str_t *out)
+{
+    return s_read_str(p, end, out, NULL) && out->len <= CDT_INGRESS_MAX_STR &&
+           (s_ascii(out->ptr, out->len) || cdt_utf8_valid(out->ptr, out->len));
+}
+
+/* An integer as s_int_of reads one, floats aside. */
+static bool
+s_fast_int(const uint8_t *p, const uint8_t *end, int64_t *out)
+{
+    if (p >= end)
+        return false;
+    uint8_t c = *p++;
+    if (c <= 0x7f || c >= 0xe0) {
+        *out = (int8_t)c;
+        return true;
+    }
+    size_t w;
+    bool sign;
+    if (c >= 0xcc && c <= 0xcf) {
+        w = (size_t)1 << (c - 0xcc);
+        sign = false;
+    } else if (c >= 0xd0 && c <= 0xd3) {
+        w = (size_t)1 << (c - 0xd0);
+        sign = true;
+    } else {
+        return false;
+    }
+    if ((size_t)(end - p) < w)
+        return false;
+    uint64_t u = s_be(p, w);
+    if (sign && w < 8 && (u >> (8 * w - 1)))
+        u |= ~(uint64_t)0 << (8 * w); /* sign-extend */
+    if (!sign && u > (uint64_t)INT64_MAX)
+        return false;
+    memcpy(out, &u, sizeof u);
+    return true;
+}
+
+int
+cdt_ingress_decode_event(const uint8_t *buf, size_t len, cdt_ingress_t *msg,
+                         msgpack_object *groups, size_t max_groups)
+{
+    memset(msg, 0, sizeof *msg);
+    if (!buf)
+        return -1;
+    const uint8_t *p = buf, *end = buf + len;
+    const uint8_t *val[F_COUNT], *val_end[F_COUNT];
+    uint64_t seen = 0, n;
+    if (!s_read_count(&p, end, true, &n))
+        return -1;
+    for (uint64_t i = 0; i < n; i++) {
+        cdt_str_t k;
+        if (!s_read_str(p, end, &k, &p))
+            return -1; /* a key that is not a string: refused there */
+        int f = s_key_index(k.ptr, k.len);
+        const uint8_t *v = p;
+        if (!s_skip_value(&p, end, 1))
+            return -1;
+        if (f < 0)
+            continue;
+        if (seen & ((uint64_t)1 << f))
+            return -1; /* a duplicate: refused there */
+        seen |= (uint64_t)1 << f;
+        val[f] = v;
+        val_end[f] = p;
+    }
+    if (p != end)
+        return -1;
+#define S_HAS(f) ((seen & ((uint64_t)1 << (f))) != 0)
+    cdt_str_t t;
+    if (!S_HAS(F_TYPE) || !s_read_str(val[F_TYPE], val_end[F_TYPE], &t, NULL) ||
+        t.len != 5 || memcmp(t.ptr, "event", 5) != 0)
+        return -1;
+    if (S_HAS(F_ID) && !s_fast_str(val[F_ID], val_end[F_ID], &msg->id))
+        return -1;
+    if (S_HAS(F_TS) && !s_fast_int(val[F_TS], val_end[F_TS], &msg->ts))
+        return -1;
+    if (!S_HAS(F_HUB) || !s_fast_str(val[F_HUB], val_end[F_HUB], &msg->hub) ||
+        msg->hub.len == 0)
+        return -1;
+    if (!S_HAS(F_TARGET) ||
+        !s_fast_str(val[F_TARGET], val_end[F_TARGET], &msg->target) ||
+        msg->target.len == 0)
+        return -1;
+    if (S_HAS(F_GROUP) == S_HAS(F_GROUPS))
+        return -1;
+    uint64_t ng = 1;
+    const uint8_t *g = S_HAS(F_GROUP) ? val[F_GROUP] : val[F_GROUPS];
+    const uint8_t *g_end =
+        S_HAS(F_GROUP) ? val_end[F_GROUP] : val_end[F_GROUPS];
+    if (S_HAS(F_GROUPS) && !s_read_count(&g, g_end, false, &ng))
+        return -1;
+    if (ng == 0 || ng > max_groups)
+        return -1;
+    for (uint64_t i = 0; i < ng; i++) {
+        cdt_str_t name;
+        if (!s_fast_str(g, g_end, &name) || name.len == 0)
+            return -1;
+        groups[i].type = MSGPACK_OBJECT_STR;
+        groups[i].via.str.ptr = name.ptr;
+        groups[i].via.str.size = (uint32_t)name.len;
+        g = (const uint8_t *)name.ptr + name.len; /* name.len > 0 */
+    }
+    msg->groups.v = groups;
+    msg->groups.n = (size_t)ng;
+    if (S_HAS(F_ARGUMENTS) == S_HAS(F_DATA))
+        return -1;
+    if (S_HAS(F_ARGUMENTS)) {
+        const uint8_t *a = val[F_ARGUMENTS];
+        uint64_t na;
+        if (!s_read_count(&a, val_end[F_ARGUMENTS], false, &na))
+            return -1;
+        msg->arguments_mp.ptr = (const char *)val[F_ARGUMENTS];
+        msg->arguments_mp.len =
+            (size_t)(val_end[F_ARGUMENTS] - val[F_ARGUMENTS]);
+    } else {
+        msg->data_mp.ptr = (const char *)val[F_DATA];
+        msg->data_mp.len = (size_t)(val_end[F_DATA] - val[F_DATA]);
+    }
+#undef S_HAS
+    msg->type = CDT_IN_EVENT;
+    msg->raw.ptr = (const char *)buf;
+    msg->raw.len = len;
+    return 0;
+}
+
+bool
+cdt_ingress_mp_map_has(cdt_str_t map, const char *key, size_t key_len)
+{
+    if (!map.ptr)
+        return false;
+    const uint8_t *p = (const uint8_t *)map.ptr, *end = p + map.len;
+    uint64_t n;
+    if (!s_read_count(&p, end, true, &n))
+        return false;
+    for (uint64_t i = 0; i < n; i++) {
+        cdt_str_t k;
+        bool match = false;
+        if (s_read_str(p, end, &k, &p))
+            match = k.len == key_len && memcmp(k.ptr, key, key_len) == 0;
+        else if (!s_skip_value(&p, end, 1))
+            return false;
+        if (!s_skip_value(&p, end, 1))
+            return false;
+        if (match)
+            return true;
+    }
+    return false;
 }
 
 /* ---- encoding ---------------------------------------------------------- */
@@ -723,7 +1301,7 @@ cdt_ingress_parse(const uint8_t *buf, size_t len, msgpack_unpacked *unpacked,
 static void
 s_pk_key(msgpack_packer *pk, int f)
 {
-    msgpack_pack_str_with_body(pk, s_keys[f], strlen(s_keys[f]));
+    msgpack_pack_str_with_body(pk, s_keys[f], s_key_lens[f]);
 }
 
 static void

@@ -104,8 +104,11 @@ enum cdt_key_op {
 typedef struct cdt_ingress {
     enum cdt_ingress_type type;
     const msgpack_object *map; /* the whole message */
-    cdt_str_t id;              /* correlation id; len 0 = none */
-    int64_t ts;                /* ms since the epoch; 0 = none */
+    cdt_str_t raw; /* the map's MessagePack bytes when it was decoded from
+                      them (cdt_ingress_parse; the broker's ingress sets
+                      it), else {NULL, 0}: see cdt_ingress_value_bytes */
+    cdt_str_t id;  /* correlation id; len 0 = none */
+    int64_t ts;    /* ms since the epoch; 0 = none */
 
     /* event */
     cdt_str_t hub;
@@ -113,6 +116,11 @@ typedef struct cdt_ingress {
     cdt_str_t target;
     const msgpack_object *arguments; /* array; NULL when `data` was used */
     const msgpack_object *data;      /* NULL when `arguments` was used */
+    /* The MessagePack bytes of arguments or data (in raw), when known
+     * (cdt_ingress_set_raw, cdt_ingress_decode_event); {NULL, 0} else.
+     * cdt_ingress_decode_event sets these and leaves the objects NULL. */
+    cdt_str_t arguments_mp;
+    cdt_str_t data_mp;
 
     /* task, spend, webhook, key */
     bool has_key_id;
@@ -178,6 +186,46 @@ int cdt_ingress_decode(const msgpack_object *obj, cdt_ingress_t *msg, char *err,
 int cdt_ingress_parse(const uint8_t *buf, size_t len,
                       msgpack_unpacked *unpacked, cdt_ingress_t *msg, char *err,
                       size_t errlen);
+
+/* The MessagePack bytes of val, one of the values of msg's map (such as
+ * msg->data or msg->arguments), as they stand in msg->raw, so that a
+ * caller can pass them on without packing val again. msgpack-c's strings
+ * point into the bytes they were unpacked from and a value follows its
+ * key, so they are found without walking the map. Returns 0 and the bytes
+ * in *out (borrowed from msg->raw), or -1 when msg has no raw bytes, val
+ * is not a value of its map, or the bytes there do not hold a value of
+ * val's shape: the caller then packs val itself. */
+int cdt_ingress_value_bytes(const cdt_ingress_t *msg, const msgpack_object *val,
+                            cdt_str_t *out);
+
+/* Records that msg was decoded from buf (len bytes, the caller keeps
+ * them while it uses msg): sets msg->raw and, for an event, finds the
+ * bytes of arguments or data (cdt_ingress_value_bytes). */
+void cdt_ingress_set_raw(cdt_ingress_t *msg, const uint8_t *buf, size_t len);
+
+/* The fast path for `event`, the highest-rate message: decodes buf (one
+ * map, len bytes, nothing after it; untrusted: every read is bounds-
+ * checked) straight from the bytes, in one walk that allocates nothing
+ * and never hands them to msgpack-c. Returns 0 for an event that
+ * cdt_ingress_decode would accept as it stands, with *msg filled as that
+ * would fill it except that the arguments or data are given as bytes
+ * (arguments_mp, data_mp; msg->map, msg->arguments and msg->data stay
+ * NULL)
+ * and the group names are STR objects in the caller's groups array
+ * (max_groups of them; borrowed by msg->groups); msg->raw is buf. Returns
+ * -1 for anything else (another type, a refusal, a key that is not a
+ * string, a duplicate, floats where an integer is wanted, more than
+ * max_groups groups, nesting msgpack_unpack would refuse, malformed
+ * bytes): such a message takes the general path (cdt_ingress_decode),
+ * which decides and words any refusal. Never reads past len. */
+int cdt_ingress_decode_event(const uint8_t *buf, size_t len, cdt_ingress_t *msg,
+                             msgpack_object *groups, size_t max_groups);
+
+/* Whether map (a MessagePack map's bytes, such as a checked message's
+ * data_mp) has a str key of key_len bytes equal to key. It reads only as
+ * far as it must (bounds-checked): bytes that are not a map, or that end
+ * or go wrong before such a key, give false. */
+bool cdt_ingress_mp_map_has(cdt_str_t map, const char *key, size_t key_len);
 
 /* Encodes msg as a map (only the fields of its type, optional ones when
  * set). Used by conduit-pub and the tests; cdt_ingress_parse of the result

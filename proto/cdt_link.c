@@ -138,27 +138,20 @@ s_strv(const msgpack_object *o)
     return v;
 }
 
-int
-cdt_link_decode(const uint8_t *buf, size_t len, msgpack_zone *zone,
-                cdt_link_msg_t *msg)
+/* Fills *msg from an unpacked root; -1 unless it is a link message. */
+static int
+s_decode_root(const msgpack_object *root, cdt_link_msg_t *msg)
 {
-    memset(msg, 0, sizeof *msg);
-    if (!buf || len == 0)
+    if (root->type != MSGPACK_OBJECT_ARRAY || root->via.array.size == 0)
         return -1;
-    msgpack_object root;
-    /* Checked before unpacking: see cdt_msgpack.h. */
-    if (cdt_msgpack_unpack_one(buf, len, zone, &root) == -1)
-        return -1;
-    if (root.type != MSGPACK_OBJECT_ARRAY || root.via.array.size == 0)
-        return -1;
-    const msgpack_object *e = root.via.array.ptr;
+    const msgpack_object *e = root->via.array.ptr;
     if (e[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
         e[0].via.u64 < CDT_LINK_HELLO || e[0].via.u64 > CDT_LINK_KICK)
         return -1;
     int kind = (int)e[0].via.u64;
     const char *layout = s_layout[kind];
     size_t n = strlen(layout);
-    if (root.via.array.size != n + 1)
+    if (root->via.array.size != n + 1)
         return -1;
     /* INVOKE_REP's fifth element depends on its ok flag. */
     bool ok = kind == CDT_LINK_INVOKE_REP &&
@@ -249,6 +242,43 @@ cdt_link_decode(const uint8_t *buf, size_t len, msgpack_zone *zone,
         msg->reason = s_str(&e[2]);
         break;
     }
+    return 0;
+}
+
+int
+cdt_link_decode(const uint8_t *buf, size_t len, msgpack_zone *zone,
+                cdt_link_msg_t *msg)
+{
+    memset(msg, 0, sizeof *msg);
+    if (!buf || len == 0)
+        return -1;
+    msgpack_object root;
+    /* Checked before unpacking: see cdt_msgpack.h. */
+    if (cdt_msgpack_unpack_one(buf, len, zone, &root) == -1 ||
+        s_decode_root(&root, msg) == -1) {
+        memset(msg, 0, sizeof *msg);
+        return -1;
+    }
+    return 0;
+}
+
+int
+cdt_link_decode_next(const uint8_t *buf, size_t len, msgpack_zone *zone,
+                     cdt_link_msg_t *msg, size_t *used_p)
+{
+    memset(msg, 0, sizeof *msg);
+    size_t used = 0, off = 0;
+    msgpack_object root;
+    /* The check both bounds the unpacker's allocation (cdt_msgpack.h) and
+     * finds where this message ends, so the unpacker sees it alone. */
+    if (!buf || len == 0 || cdt_msgpack_check(buf, len, &used) == -1 ||
+        msgpack_unpack((const char *)buf, used, &off, zone, &root) !=
+            MSGPACK_UNPACK_SUCCESS ||
+        off != used || s_decode_root(&root, msg) == -1) {
+        memset(msg, 0, sizeof *msg);
+        return -1;
+    }
+    *used_p = used;
     return 0;
 }
 
@@ -470,50 +500,679 @@ cdt_link_encode_kick(cdt_buf_t *out, int64_t key_id, const char *reason)
     s_pack_cstr(&pk, reason);
 }
 
+/* ---- direct writers ---------------------------------------------------- */
+
+/* The per-event encoders below write into the buffer directly instead of
+ * through msgpack_packer's callback (one cdt_buf_append per token): they
+ * reserve room, write, and keep cdt_buf's invariant (a NUL after len) at
+ * the end of each public call. Their output is byte for byte what the
+ * msgpack-c and cdt_json based functions above produce (the unit tests
+ * compare them); the rare cases they do not handle themselves (floats,
+ * ext, strings that need escaping, non-string map keys) are handed to
+ * those functions. */
+
+static inline uint8_t *
+s_room(cdt_buf_t *b, size_t n)
+{
+    if (!b->data || b->cap - b->len < n)
+        cdt_buf_reserve(b, n);
+    return b->data + b->len;
+}
+
+static inline void
+s_put(cdt_buf_t *b, const void *p, size_t n)
+{
+    uint8_t *d = s_room(b, n);
+    if (n)
+        memcpy(d, p, n);
+    b->len += n;
+}
+
+static inline void
+s_put1(cdt_buf_t *b, uint8_t c)
+{
+    *s_room(b, 1) = c;
+    b->len++;
+}
+
+static inline void
+s_terminate(cdt_buf_t *b)
+{
+    if (b->data)
+        b->data[b->len] = '\0';
+}
+
+static void
+s_be_put(cdt_buf_t *b, uint8_t tag, uint64_t v, int n)
+{
+    uint8_t *d = s_room(b, 1 + (size_t)n);
+    d[0] = tag;
+    for (int i = n; i > 0; i--, v >>= 8)
+        d[i] = (uint8_t)v;
+    b->len += 1 + (size_t)n;
+}
+
+/* Headers as msgpack-c writes them: the shortest form. */
+static void
+s_mp_uint(cdt_buf_t *b, uint64_t v)
+{
+    if (v < 0x80)
+        s_put1(b, (uint8_t)v);
+    else if (v < 0x100)
+        s_be_put(b, 0xcc, v, 1);
+    else if (v < 0x10000)
+        s_be_put(b, 0xcd, v, 2);
+    else if (v < 0x100000000ULL)
+        s_be_put(b, 0xce, v, 4);
+    else
+        s_be_put(b, 0xcf, v, 8);
+}
+
+static void
+s_mp_neg(cdt_buf_t *b, int64_t v)
+{
+    if (v >= -32)
+        s_put1(b, (uint8_t)(int8_t)v);
+    else if (v >= -128)
+        s_be_put(b, 0xd0, (uint64_t)v, 1);
+    else if (v >= -32768)
+        s_be_put(b, 0xd1, (uint64_t)v, 2);
+    else if (v >= -2147483648LL)
+        s_be_put(b, 0xd2, (uint64_t)v, 4);
+    else
+        s_be_put(b, 0xd3, (uint64_t)v, 8);
+}
+
+/* A str, array or map header: the fix form up to fix_max, then the 8-bit
+ * form (t8; 0 = none), 16-bit, 32-bit. */
+static void
+s_mp_head(cdt_buf_t *b, uint8_t fix, size_t fix_max, uint8_t t8, uint8_t t16,
+          uint8_t t32, size_t n)
+{
+    if (n <= fix_max)
+        s_put1(b, (uint8_t)(fix | n));
+    else if (t8 && n < 0x100)
+        s_be_put(b, t8, n, 1);
+    else if (n < 0x10000)
+        s_be_put(b, t16, n, 2);
+    else
+        s_be_put(b, t32, n, 4);
+}
+
+static void
+s_mp_str(cdt_buf_t *b, const char *p, size_t n)
+{
+    s_mp_head(b, 0xa0, 31, 0xd9, 0xda, 0xdb, n);
+    s_put(b, p, n);
+}
+
+static void
+s_mp_bin(cdt_buf_t *b, const void *p, size_t n)
+{
+    if (n < 0x100)
+        s_be_put(b, 0xc4, n, 1);
+    else if (n < 0x10000)
+        s_be_put(b, 0xc5, n, 2);
+    else
+        s_be_put(b, 0xc6, n, 4);
+    s_put(b, p, n);
+}
+
+static void
+s_mp_array(cdt_buf_t *b, size_t n)
+{
+    s_mp_head(b, 0x90, 15, 0, 0xdc, 0xdd, n);
+}
+
+static void
+s_mp_map(cdt_buf_t *b, size_t n)
+{
+    s_mp_head(b, 0x80, 15, 0, 0xde, 0xdf, n);
+}
+
+/* The depth bound of msgpack-c's own unpacker: a value we packed can
+ * always be unpacked again. */
+#define S_PACK_MAX_DEPTH 32
+
+static int
+s_mp_object(cdt_buf_t *b, const msgpack_object *o, int depth)
+{
+    switch (o->type) {
+    case MSGPACK_OBJECT_NIL:
+        s_put1(b, 0xc0);
+        return 0;
+    case MSGPACK_OBJECT_BOOLEAN:
+        s_put1(b, o->via.boolean ? 0xc3 : 0xc2);
+        return 0;
+    case MSGPACK_OBJECT_POSITIVE_INTEGER:
+        s_mp_uint(b, o->via.u64);
+        return 0;
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+        if (o->via.i64 >= 0) /* not msgpack-c's shape: pack as it would */
+            s_mp_uint(b, (uint64_t)o->via.i64);
+        else
+            s_mp_neg(b, o->via.i64);
+        return 0;
+    case MSGPACK_OBJECT_STR:
+        s_mp_str(b, o->via.str.ptr, o->via.str.size);
+        return 0;
+    case MSGPACK_OBJECT_BIN:
+        s_mp_bin(b, o->via.bin.ptr, o->via.bin.size);
+        return 0;
+    case MSGPACK_OBJECT_ARRAY:
+        if (depth >= S_PACK_MAX_DEPTH)
+            return -1;
+        s_mp_array(b, o->via.array.size);
+        for (uint32_t i = 0; i < o->via.array.size; i++)
+            if (s_mp_object(b, &o->via.array.ptr[i], depth + 1) == -1)
+                return -1;
+        return 0;
+    case MSGPACK_OBJECT_MAP:
+        if (depth >= S_PACK_MAX_DEPTH)
+            return -1;
+        s_mp_map(b, o->via.map.size);
+        for (uint32_t i = 0; i < o->via.map.size; i++)
+            if (s_mp_object(b, &o->via.map.ptr[i].key, depth + 1) == -1 ||
+                s_mp_object(b, &o->via.map.ptr[i].val, depth + 1) == -1)
+                return -1;
+        return 0;
+    default: { /* floats, ext: as msgpack-c packs them */
+        msgpack_packer pk;
+        msgpack_packer_init(&pk, b, cdt_buf_msgpack_write);
+        return msgpack_pack_object(&pk, *o) == 0 ? 0 : -1;
+    }
+    }
+}
+
+int
+cdt_link_pack_args(cdt_buf_t *out, const msgpack_object *args)
+{
+    size_t entry = out->len;
+    if (!args || args->type != MSGPACK_OBJECT_ARRAY ||
+        s_mp_object(out, args, 0) == -1) {
+        out->len = entry;
+        s_terminate(out);
+        return -1;
+    }
+    s_terminate(out);
+    return 0;
+}
+
+/* ---- JSON -------------------------------------------------------------- */
+
+/* The bytes cdt_json_append_string copies as they are: printable ASCII
+ * and DEL, except '"' (0x22) and '\\' (0x5c). */
+static const uint8_t s_json_plain[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+
+#define S_ONES  0x0101010101010101ULL
+#define S_HIGHS 0x8080808080808080ULL
+
+/* True if none of the 8 bytes of w needs attention in a JSON string (a
+ * control byte, '"', '\\' or a byte above 0x7f). Each test is the usual
+ * "some byte is below n" bit trick; a borrow can only spread upwards from
+ * a byte that already failed, so the answer is exact. */
+static inline bool
+s_word_plain(uint64_t w)
+{
+    uint64_t quote = w ^ (S_ONES * '"');
+    uint64_t bslash = w ^ (S_ONES * '\\');
+    uint64_t bad = ((w - S_ONES * 0x20) & ~w) | ((quote - S_ONES) & ~quote) |
+                   ((bslash - S_ONES) & ~bslash) | w;
+    return (bad & S_HIGHS) == 0;
+}
+
+/* A JSON string as cdt_json_append_string writes it: copied in words
+ * while it needs no escaping, else handed to cdt_json (escapes, UTF-8
+ * checks and replacement). */
+static void
+s_json_str(cdt_buf_t *b, const char *s, size_t len)
+{
+    const uint8_t *p = (const uint8_t *)s;
+    uint8_t *d = s_room(b, len + 2);
+    size_t i = 0;
+    d[0] = '"';
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        if (!s_word_plain(w))
+            goto slow;
+        memcpy(d + 1 + i, &w, 8);
+    }
+    for (; i < len; i++) {
+        if (!s_json_plain[p[i]])
+            goto slow;
+        d[1 + i] = p[i];
+    }
+    d[len + 1] = '"';
+    b->len += len + 2;
+    return;
+slow:
+    cdt_json_append_string(b, s, len);
+}
+
+/* "00" "01" ... "99": two digits per step. */
+static const char s_digits2[] = "00010203040506070809"
+                                "10111213141516171819"
+                                "20212223242526272829"
+                                "30313233343536373839"
+                                "40414243444546474849"
+                                "50515253545556575859"
+                                "60616263646566676869"
+                                "70717273747576777879"
+                                "80818283848586878889"
+                                "90919293949596979899";
+
+/* The decimal digits of u. */
+static inline size_t
+s_digits(uint64_t u)
+{
+    static const uint64_t pow10[] = {
+        1ULL,
+        10ULL,
+        100ULL,
+        1000ULL,
+        10000ULL,
+        100000ULL,
+        1000000ULL,
+        10000000ULL,
+        100000000ULL,
+        1000000000ULL,
+        10000000000ULL,
+        100000000000ULL,
+        1000000000000ULL,
+        10000000000000ULL,
+        100000000000000ULL,
+        1000000000000000ULL,
+        10000000000000000ULL,
+        100000000000000000ULL,
+        1000000000000000000ULL,
+        10000000000000000000ULL,
+    };
+    if (u < 10)
+        return 1;
+    /* bits * 1233 / 4096 approximates bits * log10(2) from below */
+    int bits = 64 - __builtin_clzll(u);
+    size_t n = (size_t)((bits * 1233) >> 12);
+    return n + (u >= pow10[n]);
+}
+
+/* u (a magnitude; neg: with a minus sign) written straight into b. */
+static void
+s_json_uint(cdt_buf_t *b, uint64_t u, bool neg)
+{
+    size_t n = s_digits(u) + neg;
+    uint8_t *d = s_room(b, n) + n;
+    b->len += n;
+    while (u >= 100) {
+        unsigned r = (unsigned)(u % 100);
+        u /= 100;
+        d -= 2;
+        d[0] = (uint8_t)s_digits2[2 * r];
+        d[1] = (uint8_t)s_digits2[2 * r + 1];
+    }
+    if (u >= 10) {
+        d -= 2;
+        d[0] = (uint8_t)s_digits2[2 * u];
+        d[1] = (uint8_t)s_digits2[2 * u + 1];
+    } else {
+        *--d = (uint8_t)('0' + u);
+    }
+    if (neg)
+        *--d = '-';
+}
+
+/* ---- JSON from MessagePack bytes --------------------------------------- */
+
+/* The writer below walks the MessagePack bytes once and writes what
+ * cdt_json_from_msgpack writes for the object msgpack-c would unpack from
+ * them, without unpacking: no object tree, no zone. It reads nothing past
+ * the end it is given and refuses what msgpack_unpack refuses (malformed
+ * or truncated input, 0xc1, containers nested deeper than 32). Floats and
+ * bin are formatted by cdt_json itself, from an object made for the one
+ * value; a map key that is not a string (cdt_json writes its JSON text
+ * inside a string) makes the caller start over with unpack and cdt_json. */
+
+/* Containers deeper than this make msgpack_unpack fail. */
+#define S_MP_MAX_DEPTH 32
+
+/* A big-endian unsigned integer of n bytes at p. */
+static inline uint64_t
+s_be_get(const uint8_t *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* An open container of s_json_mp. */
+typedef struct {
+    uint64_t left; /* values still to come (a map's keys count) */
+    uint64_t i;    /* values written so far */
+    uint8_t kind;  /* S_ROOT, S_ARRAY or S_MAP */
+} s_level_t;
+
+enum {
+    S_ROOT,
+    S_ARRAY,
+    S_MAP
+};
+
+/* The value at *pp (before end) as JSON; advances *pp past it. Returns 0,
+ * -1 (malformed, truncated or too deep) or 1 (a map key that is not a
+ * string: only cdt_json writes that exactly). One loop over the values,
+ * with a stack of the open containers: no recursion. */
+static int
+s_json_mp(cdt_buf_t *b, const uint8_t **pp, const uint8_t *end)
+{
+    s_level_t st[S_MP_MAX_DEPTH + 1];
+    int top = 0;
+    const uint8_t *p = *pp;
+    st[0].left = 1;
+    st[0].i = 0;
+    st[0].kind = S_ROOT;
+    for (;;) {
+        while (st[top].left == 0) {
+            if (top == 0) {
+                *pp = p;
+                return 0;
+            }
+            s_put1(b, st[top].kind == S_MAP ? '}' : ']');
+            top--;
+        }
+        s_level_t *lv = &st[top];
+        if (p >= end)
+            return -1;
+        uint8_t c = *p++;
+        if (lv->kind == S_ARRAY) {
+            if (lv->i)
+                s_put1(b, ',');
+        } else if (lv->kind == S_MAP) {
+            if (lv->i & 1) {
+                s_put1(b, ':');
+            } else {
+                if (!((c >= 0xa0 && c <= 0xbf) || (c >= 0xd9 && c <= 0xdb)))
+                    return 1;
+                if (lv->i)
+                    s_put1(b, ',');
+            }
+        }
+        lv->i++;
+        lv->left--;
+        size_t left = (size_t)(end - p);
+        uint64_t n = 0; /* a length or element count */
+        int w = 0;      /* bytes of n after c */
+        uint8_t kind = S_ARRAY;
+        msgpack_object o;
+        if (c <= 0x7f) {
+            s_json_uint(b, c, false);
+            continue;
+        }
+        if (c >= 0xe0) {
+            s_json_uint(b, 0x100u - c, true);
+            continue;
+        }
+        if (c >= 0xa0 && c <= 0xbf) {
+            n = c & 0x1f;
+            goto str;
+        }
+        if (c <= 0x9f) {
+            n = c & 0x0f;
+            kind = c <= 0x8f ? S_MAP : S_ARRAY;
+            goto open;
+        }
+        switch (c) {
+        case 0xc0:
+            s_put(b, "null", 4);
+            continue;
+        case 0xc2:
+            s_put(b, "false", 5);
+            continue;
+        case 0xc3:
+            s_put(b, "true", 4);
+            continue;
+        case 0xc4: /* bin 8/16/32 */
+        case 0xc5:
+        case 0xc6:
+            w = 1 << (c - 0xc4);
+            if (left < (size_t)w)
+                return -1;
+            n = s_be_get(p, w);
+            p += w;
+            if (n > left - (size_t)w)
+                return -1;
+            o.type = MSGPACK_OBJECT_BIN;
+            o.via.bin.ptr = (const char *)p;
+            o.via.bin.size = (uint32_t)n;
+            (void)cdt_json_from_msgpack(&o, b);
+            p += n;
+            continue;
+        case 0xc7: /* ext 8/16/32: length, type byte, data */
+        case 0xc8:
+        case 0xc9:
+            w = 1 << (c - 0xc7);
+            if (left < (size_t)w + 1)
+                return -1;
+            n = s_be_get(p, w);
+            p += w + 1;
+            if (n > left - (size_t)w - 1)
+                return -1;
+            p += n;
+            s_put(b, "null", 4);
+            continue;
+        case 0xca: { /* float 32 */
+            if (left < 4)
+                return -1;
+            uint32_t u = (uint32_t)s_be_get(p, 4);
+            float f;
+            memcpy(&f, &u, 4);
+            o.type = MSGPACK_OBJECT_FLOAT32;
+            o.via.f64 = (double)f;
+            (void)cdt_json_from_msgpack(&o, b);
+            p += 4;
+            continue;
+        }
+        case 0xcb: { /* float 64 */
+            if (left < 8)
+                return -1;
+            uint64_t u = s_be_get(p, 8);
+            double d;
+            memcpy(&d, &u, 8);
+            o.type = MSGPACK_OBJECT_FLOAT64;
+            o.via.f64 = d;
+            (void)cdt_json_from_msgpack(&o, b);
+            p += 8;
+            continue;
+        }
+        case 0xcc: /* uint 8/16/32/64 */
+        case 0xcd:
+        case 0xce:
+        case 0xcf:
+            w = 1 << (c - 0xcc);
+            if (left < (size_t)w)
+                return -1;
+            s_json_uint(b, s_be_get(p, w), false);
+            p += w;
+            continue;
+        case 0xd0: /* int 8/16/32/64 */
+        case 0xd1:
+        case 0xd2:
+        case 0xd3: {
+            w = 1 << (c - 0xd0);
+            if (left < (size_t)w)
+                return -1;
+            uint64_t u = s_be_get(p, w);
+            if (w < 8 && (u >> (8 * w - 1)))
+                u |= ~(uint64_t)0 << (8 * w); /* sign-extend */
+            bool neg = (u >> 63) != 0;
+            s_json_uint(b, neg ? (uint64_t)0 - u : u, neg);
+            p += w;
+            continue;
+        }
+        case 0xd4: /* fixext 1/2/4/8/16: type byte, data */
+        case 0xd5:
+        case 0xd6:
+        case 0xd7:
+        case 0xd8:
+            n = 1 + ((size_t)1 << (c - 0xd4));
+            if (left < n)
+                return -1;
+            p += n;
+            s_put(b, "null", 4);
+            continue;
+        case 0xd9: /* str 8/16/32 */
+        case 0xda:
+        case 0xdb:
+            w = 1 << (c - 0xd9);
+            if (left < (size_t)w)
+                return -1;
+            n = s_be_get(p, w);
+            p += w;
+            left -= (size_t)w;
+            goto str;
+        case 0xdc: /* array 16/32, map 16/32 */
+        case 0xdd:
+        case 0xde:
+        case 0xdf:
+            w = c == 0xdc || c == 0xde ? 2 : 4;
+            if (left < (size_t)w)
+                return -1;
+            n = s_be_get(p, w);
+            p += w;
+            kind = c >= 0xde ? S_MAP : S_ARRAY;
+            goto open;
+        default: /* 0xc1 */
+            return -1;
+        }
+str:
+        if (n > left)
+            return -1;
+        s_json_str(b, (const char *)p, (size_t)n);
+        p += n;
+        continue;
+open:
+        /* every value takes a byte: a count past the end is malformed */
+        if (kind == S_MAP)
+            n *= 2;
+        if (top >= S_MP_MAX_DEPTH || n > (uint64_t)(end - p))
+            return -1;
+        s_put1(b, kind == S_MAP ? '{' : '[');
+        top++;
+        st[top].left = n;
+        st[top].i = 0;
+        st[top].kind = kind;
+    }
+}
+
 /* ---- the SignalR frame of an event ------------------------------------- */
+
+/* True if the first byte of a value is an array header. */
+static bool
+s_is_array_head(uint8_t c)
+{
+    return (c & 0xf0) == 0x90 || c == 0xdc || c == 0xdd;
+}
+
+/* The arguments as JSON, as cdt_json_from_msgpack writes their unpacked
+ * form; zone (NULL: one of its own) only for the rare start-over. */
+static int
+s_json_args(cdt_buf_t *out, const uint8_t *args, size_t args_len,
+            msgpack_zone *zone)
+{
+    size_t entry = out->len;
+    const uint8_t *p = args;
+    int rc = s_json_mp(out, &p, args + args_len);
+    if (rc == 0 && p != args + args_len)
+        rc = -1; /* something after the array */
+    if (rc != 1)
+        return rc;
+    out->len = entry;
+    msgpack_zone own;
+    if (!zone) {
+        if (!msgpack_zone_init(&own, 2048))
+            return -1;
+        zone = &own;
+    }
+    msgpack_object obj;
+    rc = -1;
+    if (cdt_msgpack_unpack_one(args, args_len, zone, &obj) == 0)
+        rc = cdt_json_from_msgpack(&obj, out);
+    if (zone == &own)
+        msgpack_zone_destroy(&own);
+    else
+        msgpack_zone_clear(zone);
+    return rc;
+}
 
 int
 cdt_link_build_json_frame_zone(cdt_buf_t *out, const char *target,
                                const void *args, size_t args_len,
                                msgpack_zone *zone)
 {
-    if (!args || args_len == 0)
-        return -1;
-    size_t entry = out->len;
-    msgpack_object obj;
-    int rc = -1;
-    if (cdt_msgpack_unpack_one(args, args_len, zone, &obj) == -1 ||
-        obj.type != MSGPACK_OBJECT_ARRAY)
-        goto done;
-    cdt_buf_reserve(out, args_len * 2 + 48);
-    cdt_buf_append(out, "{\"type\":1,\"target\":", 19);
-    cdt_json_append_string(out, target ? target : "",
-                           target ? strlen(target) : 0);
-    cdt_buf_append(out, ",\"arguments\":", 13);
-    if (cdt_json_from_msgpack(&obj, out) == -1)
-        goto done;
-    cdt_buf_append(out, "}\x1e", 2);
-    rc = 0;
-done:
-    if (rc == -1) {
-        out->len = entry;
-        if (out->data)
-            out->data[entry] = '\0';
-    }
-    msgpack_zone_clear(zone);
-    return rc;
+    return cdt_link_build_json_frame_n(out, target, target ? strlen(target) : 0,
+                                       args, args_len, zone);
 }
 
 int
 cdt_link_build_json_frame(cdt_buf_t *out, const char *target, const void *args,
                           size_t args_len)
 {
-    if (!args || args_len == 0)
+    return cdt_link_build_json_frame_n(out, target, target ? strlen(target) : 0,
+                                       args, args_len, NULL);
+}
+
+int
+cdt_link_build_json_frame_n(cdt_buf_t *out, const char *target,
+                            size_t target_len, const void *args,
+                            size_t args_len, msgpack_zone *zone)
+{
+    size_t entry = out->len;
+    const uint8_t *a = args;
+    if (!a || args_len == 0 || !s_is_array_head(a[0]))
         return -1;
-    msgpack_zone zone;
-    if (!msgpack_zone_init(&zone, 2048))
+    s_put(out, "{\"type\":1,\"target\":", 19);
+    s_json_str(out, target ? target : "", target ? target_len : 0);
+    s_put(out, ",\"arguments\":", 13);
+    if (s_json_args(out, a, args_len, zone) != 0) {
+        out->len = entry;
+        s_terminate(out);
         return -1;
-    int rc = cdt_link_build_json_frame_zone(out, target, args, args_len, &zone);
-    msgpack_zone_destroy(&zone);
-    return rc;
+    }
+    s_put(out, "}\x1e", 2);
+    s_terminate(out);
+    return 0;
+}
+
+/* ---- EVENT, directly --------------------------------------------------- */
+
+void
+cdt_link_encode_event_n(cdt_buf_t *out, const char *hub, size_t hub_len,
+                        const char *const *groups, const size_t *group_lens,
+                        size_t n_groups, uint64_t seq, const char *target,
+                        size_t target_len, const void *args, size_t args_len,
+                        const void *json, size_t json_len)
+{
+    s_put1(out, 0x97); /* [12, hub, [groups], seq, target, args, json] */
+    s_put1(out, CDT_LINK_EVENT);
+    s_mp_str(out, hub, hub_len);
+    s_mp_array(out, n_groups);
+    for (size_t i = 0; i < n_groups; i++)
+        s_mp_str(out, groups[i], group_lens[i]);
+    s_mp_uint(out, seq);
+    s_mp_str(out, target, target_len);
+    s_mp_bin(out, args, args ? args_len : 0);
+    s_mp_bin(out, json, json ? json_len : 0);
+    s_terminate(out);
 }

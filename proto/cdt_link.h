@@ -2,9 +2,28 @@
  * cdt_link - the messages between conduit-gateway and conduit-broker.
  *
  * Transport: each gateway holds one ZeroMQ DEALER socket connected to the
- * broker's ROUTER ("gateway link"). Every link message is exactly one ZeroMQ
- * frame (the ROUTER adds/strips the identity frame) holding one MessagePack
- * array whose first element is the kind:
+ * broker's ROUTER ("gateway link"). A link message is one MessagePack array
+ * whose first element is the kind (table below), carried in a one-frame
+ * ZeroMQ message (the ROUTER adds/strips the identity frame):
+ *
+ *   G->B  every frame holds exactly one link message.
+ *   B->G  a frame holds one or more complete link messages back to back
+ *         (a batch), with nothing between or after them.
+ *
+ * Batching (B->G). The broker appends every message for a gateway - EVENT,
+ * DIRECT, replies, KICK alike - to that gateway's buffer, in the order it
+ * produces them, and sends the buffer as one frame when the loop callback
+ * that produced them returns, or at once when the buffer reaches
+ * CDT_LINK_BATCH_BYTES (so a frame is at most that plus one message). A
+ * batch never waits across a loop turn: batching adds no latency, it only
+ * spares the per-frame cost (one ZeroMQ message, one trip through its I/O
+ * thread) for every message but the first of a turn. Order per gateway is
+ * the order of the messages in the frames, frame after frame. A gateway
+ * decodes a frame with cdt_link_decode_next until it is used up; a message
+ * that does not decode ends the frame (those before it stand: each message
+ * is complete on its own).
+ *
+ * The messages:
  *
  *   kind            dir  array
  *   HELLO       1   G→B  [1, gw_name, gw_incarnation]
@@ -78,6 +97,9 @@
 /* The length of WELCOME's token_secret as the broker sends it. */
 #define CDT_LINK_SECRET_LEN 32
 
+/* A B->G batch is sent once it holds this many bytes (see above). */
+#define CDT_LINK_BATCH_BYTES 16384
+
 enum cdt_link_kind {
     CDT_LINK_HELLO = 1,
     CDT_LINK_WELCOME = 2,
@@ -144,18 +166,31 @@ typedef struct cdt_link_msg {
     cdt_strv_t leaves;   /* INVOKE_REP */
 } cdt_link_msg_t;
 
-/* Decodes one whole link frame. Returns 0 and fills *msg (borrowing from
- * buf and from *zone, which the caller owns, has initialised with
- * msgpack_zone_init and must keep until it is done with *msg), or -1 for
- * anything malformed: not one complete MessagePack array, unknown kind,
- * wrong element count or type, trailing bytes. On -1 *msg is unspecified. */
+/* Decodes a frame that holds exactly one link message (G->B). Returns 0
+ * and fills *msg (borrowing from buf and from *zone, which the caller owns,
+ * has initialised with msgpack_zone_init and must keep until it is done
+ * with *msg), or -1 for anything malformed: not one complete MessagePack
+ * array, unknown kind, wrong element count or type, trailing bytes. On -1
+ * *msg is zeroed. */
 int cdt_link_decode(const uint8_t *buf, size_t len, msgpack_zone *zone,
                     cdt_link_msg_t *msg);
+
+/* Decodes the link message at the start of buf, which may be followed by
+ * more (a B->G batch). Returns 0, fills *msg as cdt_link_decode does and
+ * sets *used_p to the message's size (> 0; the next one starts there), or
+ * -1 (with *msg zeroed and *used_p untouched) when buf does not start with
+ * one complete, valid link message; never reads past len. The bounds check
+ * of cdt_msgpack_check runs before anything is unpacked. A frame is
+ * decoded by calling this at offset 0, then at each offset it returns,
+ * until the offset reaches the frame's length (clear the zone between
+ * messages once done with each). */
+int cdt_link_decode_next(const uint8_t *buf, size_t len, msgpack_zone *zone,
+                         cdt_link_msg_t *msg, size_t *used_p);
 
 /* The name of a kind ("HELLO"), or "?" - for logs. */
 const char *cdt_link_kind_name(int kind);
 
-/* ---- encoders: each appends one complete frame to out ------------------ */
+/* ---- encoders: each appends one complete message to out ---------------- */
 
 void cdt_link_encode_hello(cdt_buf_t *out, const char *gw_name,
                            uint64_t incarnation);
@@ -196,16 +231,44 @@ void cdt_link_encode_direct(cdt_buf_t *out, uint64_t conn_id,
                             size_t args_len, const void *json, size_t json_len);
 void cdt_link_encode_kick(cdt_buf_t *out, int64_t key_id, const char *reason);
 
+/* cdt_link_encode_event with the lengths given (the strings need no
+ * NUL): the same bytes, written without msgpack_packer's per-token calls.
+ * For the router, once per routed event. */
+void cdt_link_encode_event_n(cdt_buf_t *out, const char *hub, size_t hub_len,
+                             const char *const *groups,
+                             const size_t *group_lens, size_t n_groups,
+                             uint64_t seq, const char *target,
+                             size_t target_len, const void *args,
+                             size_t args_len, const void *json,
+                             size_t json_len);
+
+/* Appends the MessagePack encoding of args, which must be an array, as
+ * msgpack_pack_object would write it. Returns 0, or -1 (out unchanged) if
+ * args is not an array or nests deeper than msgpack-c unpacks (32). */
+int cdt_link_pack_args(cdt_buf_t *out, const msgpack_object *args);
+
 /* Builds the SignalR JSON Invocation frame for an event, once:
  * {"type":1,"target":<target>,"arguments":<args as JSON>}0x1E, appended to
- * out. args is a MessagePack array. Returns 0, or -1 if args is not a
- * MessagePack array or cannot be written as JSON. */
+ * out. args is one MessagePack array (args_len bytes, nothing after it).
+ * The JSON text is exactly what cdt_json_from_msgpack (common/cdt_json.h)
+ * writes for the array msgpack_unpack would give, but it is written from
+ * the bytes in one walk, without unpacking (the router's per-event cost);
+ * only a map key that is not a string makes it unpack args and defer to
+ * cdt_json. Returns 0, or -1 (out unchanged) if args is not a complete
+ * MessagePack array, has bytes after it, or nests containers deeper than
+ * msgpack_unpack accepts (32). Never reads past args_len. */
 int cdt_link_build_json_frame(cdt_buf_t *out, const char *target,
                               const void *args, size_t args_len);
 
-/* The same, decoding args into the caller's zone (cleared before it
- * returns), so that a router building one frame per event allocates
- * nothing once the zone has grown. */
+/* The same with target given as target_len bytes, and zone (initialised
+ * by the caller, cleared before it returns; NULL for one of its own) for
+ * that rare unpacking, so that a router building one frame per event
+ * allocates nothing once the zone has grown. */
+int cdt_link_build_json_frame_n(cdt_buf_t *out, const char *target,
+                                size_t target_len, const void *args,
+                                size_t args_len, msgpack_zone *zone);
+
+/* cdt_link_build_json_frame_n with a NUL-terminated target. */
 int cdt_link_build_json_frame_zone(cdt_buf_t *out, const char *target,
                                    const void *args, size_t args_len,
                                    msgpack_zone *zone);

@@ -179,6 +179,72 @@ s_ck_round_trip(const s_in_t *in)
     cdt_buf_release(&b);
 }
 
+/* The fast path for events (cdt_ingress_decode_event) on an exact-size
+ * copy of data agrees with the general path: it accepts only what
+ * cdt_ingress_parse accepts as an event, and then yields the same fields,
+ * the arguments or data as the bytes cdt_ingress_set_raw found. Returns
+ * whether the fast path took it. */
+static bool
+s_ck_fast(const void *data, size_t len)
+{
+    s_in_t in;
+    s_parse_bytes(&in, data, len);
+    uint8_t *copy = cdt_xmalloc(len ? len : 1);
+    if (len)
+        memcpy(copy, data, len);
+    msgpack_object groups[4];
+    cdt_ingress_t fast;
+    int rc = cdt_ingress_decode_event(copy, len, &fast, groups, 4);
+    if (rc == 0) {
+        ck_assert_msg(in.rc == 0, "fast path took what parse refuses: %s",
+                      in.err);
+        ck_assert_int_eq(in.msg.type, CDT_IN_EVENT);
+        ck_assert_int_eq(fast.type, CDT_IN_EVENT);
+        ck_assert(s_str_eq(fast.id, in.msg.id) ||
+                  (fast.id.len == 0 && in.msg.id.len == 0));
+        ck_assert_int_eq(fast.ts, in.msg.ts);
+        ck_assert(s_str_eq(fast.hub, in.msg.hub));
+        ck_assert(s_str_eq(fast.target, in.msg.target));
+        ck_assert_uint_eq(fast.groups.n, in.msg.groups.n);
+        for (size_t i = 0; i < fast.groups.n; i++)
+            ck_assert(s_str_eq(cdt_strv_at(fast.groups, i),
+                               cdt_strv_at(in.msg.groups, i)));
+        ck_assert_ptr_null(fast.map);
+        ck_assert_ptr_null(fast.arguments);
+        ck_assert_ptr_null(fast.data);
+        ck_assert_int_eq(fast.arguments_mp.ptr != NULL,
+                         in.msg.arguments != NULL);
+        ck_assert_int_eq(fast.data_mp.ptr != NULL, in.msg.data != NULL);
+        /* the same bytes, at the same place in the frame */
+        ck_assert_uint_eq(fast.arguments_mp.len, in.msg.arguments_mp.len);
+        ck_assert_uint_eq(fast.data_mp.len, in.msg.data_mp.len);
+        if (fast.arguments_mp.ptr)
+            ck_assert_int_eq(fast.arguments_mp.ptr - (const char *)copy,
+                             in.msg.arguments_mp.ptr - (const char *)in.wire);
+        if (fast.data_mp.ptr)
+            ck_assert_int_eq(fast.data_mp.ptr - (const char *)copy,
+                             in.msg.data_mp.ptr - (const char *)in.wire);
+        ck_assert_ptr_eq(fast.raw.ptr, (const char *)copy);
+        ck_assert_uint_eq(fast.raw.len, len);
+    }
+    s_free(&in);
+    free(copy);
+    return rc == 0;
+}
+
+static bool
+s_ck_fast_json(const char *json)
+{
+    cdt_buf_t b = CDT_BUF_INIT;
+    char err[128];
+    ck_assert_msg(cdt_json_to_msgpack(json, strlen(json), &b,
+                                      CDT_JSON_MAX_DEPTH, err, sizeof err) == 0,
+                  "bad test JSON %s: %s", json, err);
+    bool took = s_ck_fast(b.data, b.len);
+    cdt_buf_release(&b);
+    return took;
+}
+
 static int s_ack(const void *data, size_t len, bool *ok, char *err,
                  size_t errlen);
 
@@ -928,6 +994,7 @@ START_TEST(test_ingress_parse_byte_mutations_never_crash)
                 uint8_t *m = cdt_xmalloc(b.len);
                 memcpy(m, b.data, b.len);
                 m[i] = vals[v];
+                (void)s_ck_fast(m, b.len);
                 s_in_t in;
                 s_parse_bytes(&in, m, b.len);
                 /* Whatever is accepted must re-encode and re-parse. */
@@ -1153,6 +1220,212 @@ START_TEST(test_ingress_ack_rejects_malformed)
 }
 END_TEST
 
+/* ---- events straight from the bytes -------------------------------------- */
+
+/* Events as services send them: the fast path takes every one. */
+static const char *const s_plain_events[] = {
+    "{\"type\":\"event\",\"hub\":\"SpendNotificationHub\",\"group\":\"vkey-1\","
+    "\"target\":\"SpendUpdate\",\"data\":{\"bs\":1,\"bt\":1738324800123,"
+    "\"p\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}}",
+    "{\"data\":[1,{\"a\":[]}],\"target\":\"T\",\"groups\":[\"a\",\"b\",\"c\"],"
+    "\"hub\":\"/hubs/tasks\",\"id\":\"\",\"ts\":-5,\"type\":\"event\"}",
+    "{\"type\":\"event\",\"id\":\"c\\u00e9\",\"ts\":0,\"hub\":\"h\xc3\xa9\","
+    "\"group\":\"g\",\"target\":\"t\",\"arguments\":[]}",
+    "{\"type\":\"event\",\"hub\":\"h\",\"group\":\"g\",\"target\":\"t\","
+    "\"data\":null,\"future\":{\"x\":[1,2]},\"taskId\":5,\"state\":[]}",
+    "{\"type\":\"event\",\"hub\":\"h\",\"group\":\"g\",\"target\":\"t\","
+    "\"data\":\"just a string\",\"ts\":9223372036854775807}",
+};
+
+START_TEST(test_ingress_fast_path_takes_plain_events)
+{
+    for (size_t i = 0; i < sizeof s_plain_events / sizeof s_plain_events[0];
+         i++)
+        ck_assert_msg(s_ck_fast_json(s_plain_events[i]),
+                      "fast path refused %zu", i);
+    ck_assert(s_ck_fast_json(s_full[0]));
+    ck_assert(s_ck_fast_json(s_full[1]));
+    for (size_t k = 2; k < S_NFULL; k++) /* the other types: general path */
+        ck_assert(!s_ck_fast_json(s_full[k]));
+}
+END_TEST
+
+START_TEST(test_ingress_fast_path_leaves_the_rest_to_parse)
+{
+    /* refusals, floats, odd forms: the general path decides and words */
+    static const char *const others[] = {
+        "{\"type\":\"event\",\"group\":\"g\",\"target\":\"t\","
+        "\"arguments\":[]}",
+        "{\"type\":\"event\",\"hub\":\"h\",\"group\":\"g\",\"groups\":[\"a\"],"
+        "\"target\":\"t\",\"arguments\":[]}",
+        "{\"type\":\"event\",\"hub\":\"h\",\"group\":\"g\",\"target\":\"t\","
+        "\"arguments\":{}}",
+        "{\"type\":\"event\",\"hub\":\"h\",\"group\":\"g\",\"target\":\"t\","
+        "\"arguments\":[],\"data\":1}",
+        "{\"type\":\"event\",\"hub\":\"h\",\"group\":\"g\",\"target\":\"t\"}",
+        "{\"type\":\"event\",\"hub\":\"h\",\"groups\":[],\"target\":\"t\","
+        "\"arguments\":[]}",
+        "{\"type\":\"event\",\"hub\":\"h\",\"groups\":[\"a\",\"\"],"
+        "\"target\":\"t\",\"arguments\":[]}",
+        "{\"type\":\"event\",\"hub\":\"h\",\"groups\":[\"a\",\"b\",\"c\","
+        "\"d\",\"e\"],\"target\":\"t\",\"arguments\":[]}", /* > 4 here */
+        "{\"type\":\"event\",\"hub\":\"\",\"group\":\"g\",\"target\":\"t\","
+        "\"arguments\":[]}",
+        "{\"type\":\"event\",\"hub\":\"h\",\"group\":\"g\",\"target\":\"t\","
+        "\"arguments\":[],\"ts\":1.0}",
+        "{\"type\":\"event\",\"hub\":\"h\",\"group\":\"g\",\"target\":\"t\","
+        "\"arguments\":[],\"ts\":\"1\"}",
+        "{\"type\":\"event\",\"hub\":\"h\",\"group\":\"g\",\"target\":\"t\","
+        "\"arguments\":[],\"id\":7}",
+        "{\"type\":\"event\",\"hub\":\"h\",\"group\":\"g\",\"target\":\"t\","
+        "\"arguments\":[],\"ts\":18446744073709551615}",
+        "{\"type\":\"event\",\"type\":\"event\",\"hub\":\"h\",\"group\":\"g\","
+        "\"target\":\"t\",\"arguments\":[]}",
+        "{\"type\":\"event\",\"hub\":\"h\",\"group\":\"g\",\"target\":\"t\","
+        "\"arguments\":[],\"taskId\":1,\"taskId\":2}",
+        "{\"type\":\"Event\",\"hub\":\"h\",\"group\":\"g\",\"target\":\"t\","
+        "\"arguments\":[]}",
+        "{\"type\":\"stats\"}",
+        "[1,2]",
+    };
+    for (size_t i = 0; i < sizeof others / sizeof others[0]; i++)
+        ck_assert_msg(!s_ck_fast_json(others[i]), "fast path took %zu", i);
+
+    /* bytes JSON cannot write: invalid UTF-8, a bin hub, a key that is not
+     * a string, a long string */
+    cdt_buf_t b = CDT_BUF_INIT;
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &b, cdt_buf_msgpack_write);
+    for (int variant = 0; variant <= 4; variant++) { /* 4: the plain one */
+        cdt_buf_reset(&b);
+        msgpack_pack_map(&pk, 5);
+        msgpack_pack_str_with_body(&pk, "type", 4);
+        msgpack_pack_str_with_body(&pk, "event", 5);
+        msgpack_pack_str_with_body(&pk, "hub", 3);
+        if (variant == 0)
+            msgpack_pack_str_with_body(&pk, "h\xff", 2);
+        else if (variant == 1)
+            msgpack_pack_bin_with_body(&pk, "h", 1);
+        else
+            msgpack_pack_str_with_body(&pk, "h", 1);
+        if (variant == 2)
+            msgpack_pack_int(&pk, 1);
+        else
+            msgpack_pack_str_with_body(&pk, "group", 5);
+        if (variant == 3) {
+            char *big = cdt_xmalloc(CDT_INGRESS_MAX_STR + 1);
+            memset(big, 'g', CDT_INGRESS_MAX_STR + 1);
+            msgpack_pack_str_with_body(&pk, big, CDT_INGRESS_MAX_STR + 1);
+            free(big);
+        } else {
+            msgpack_pack_str_with_body(&pk, "g", 1);
+        }
+        msgpack_pack_str_with_body(&pk, "target", 6);
+        msgpack_pack_str_with_body(&pk, "t", 1);
+        msgpack_pack_str_with_body(&pk, "arguments", 9);
+        msgpack_pack_array(&pk, 0);
+        ck_assert_msg(s_ck_fast(b.data, b.len) == (variant == 4), "variant %d",
+                      variant);
+    }
+    cdt_buf_release(&b);
+}
+END_TEST
+
+START_TEST(test_ingress_fast_path_depth)
+{
+    /* the data nested n deep: msgpack_unpack (and so parse) stops at 32
+     * containers with the top map, and so does the fast path */
+    for (int n = 28; n <= 34; n++) {
+        static const char head[] = "\x85\xa4type\xa5"
+                                   "event\xa3hub\xa1h\xa5group\xa1g"
+                                   "\xa6target\xa1t\xa4"
+                                   "data";
+        cdt_buf_t b = CDT_BUF_INIT;
+        cdt_buf_append(&b, head, sizeof head - 1);
+        for (int i = 0; i < n; i++)
+            cdt_buf_append_byte(&b, 0x91);
+        cdt_buf_append_byte(&b, 0xc0);
+        bool took = s_ck_fast(b.data, b.len);
+        ck_assert_int_eq(took, n <= 31);
+        cdt_buf_release(&b);
+    }
+}
+END_TEST
+
+START_TEST(test_ingress_fast_path_every_cut_and_mutation)
+{
+    static const uint8_t vals[] = {0x00, 0x7f, 0x80, 0x8f, 0x90, 0xa0,
+                                   0xbf, 0xc0, 0xc1, 0xc2, 0xca, 0xcb,
+                                   0xcc, 0xd3, 0xd9, 0xdc, 0xde, 0xff};
+    for (size_t k = 0; k < 2 + sizeof s_plain_events / sizeof s_plain_events[0];
+         k++) {
+        const char *json = k < 2 ? s_full[k] : s_plain_events[k - 2];
+        cdt_buf_t b = CDT_BUF_INIT;
+        char err[64];
+        ck_assert_int_eq(
+            cdt_json_to_msgpack(json, strlen(json), &b, 16, err, sizeof err),
+            0);
+        for (size_t len = 0; len < b.len; len++)
+            ck_assert(!s_ck_fast(b.data, len));
+        cdt_buf_t t = CDT_BUF_INIT; /* trailing bytes */
+        cdt_buf_append(&t, b.data, b.len);
+        cdt_buf_append_byte(&t, 0xc0);
+        ck_assert(!s_ck_fast(t.data, t.len));
+        cdt_buf_release(&t);
+        for (size_t i = 0; i < b.len; i++) {
+            for (size_t v = 0; v < sizeof vals; v++) {
+                uint8_t *m = cdt_xmalloc(b.len);
+                memcpy(m, b.data, b.len);
+                m[i] = vals[v];
+                (void)s_ck_fast(m, b.len);
+                free(m);
+            }
+        }
+        cdt_buf_release(&b);
+    }
+}
+END_TEST
+
+START_TEST(test_ingress_value_bytes_and_map_has)
+{
+    s_in_t in;
+    ck_in_ok(&in, s_full[1]);
+    /* data {"p":[1,2,{"q":null}]} as it stands in the frame */
+    static const uint8_t data[] = {0x81, 0xa1, 'p',  0x93, 0x01,
+                                   0x02, 0x81, 0xa1, 'q',  0xc0};
+    ck_assert_uint_eq(in.msg.data_mp.len, sizeof data);
+    ck_assert_int_eq(memcmp(in.msg.data_mp.ptr, data, sizeof data), 0);
+    cdt_str_t v;
+    ck_assert_int_eq(cdt_ingress_value_bytes(&in.msg, in.msg.data, &v), 0);
+    ck_assert_ptr_eq(v.ptr, in.msg.data_mp.ptr);
+    /* not a value of the map, or no bytes: -1 */
+    ck_assert_int_eq(
+        cdt_ingress_value_bytes(&in.msg, &in.msg.data->via.map.ptr[0].val, &v),
+        -1);
+    cdt_ingress_t copy = in.msg;
+    copy.raw.ptr = NULL;
+    ck_assert_int_eq(cdt_ingress_value_bytes(&copy, in.msg.data, &v), -1);
+    ck_assert(cdt_ingress_mp_map_has(in.msg.data_mp, "p", 1));
+    ck_assert(!cdt_ingress_mp_map_has(in.msg.data_mp, "q", 1));
+    ck_assert(!cdt_ingress_mp_map_has(in.msg.data_mp, "pp", 2));
+    s_free(&in);
+    /* keys that are not strings are stepped over; bytes that end or go
+     * wrong before the key give false; non-maps have no keys */
+    static const uint8_t odd[] = {0x83, 0x91, 0x01, 0x02, 0xa1,
+                                  'k',  0xc0, 0xa1, 'x'};
+    cdt_str_t m = {(const char *)odd, sizeof odd};
+    ck_assert(cdt_ingress_mp_map_has(m, "k", 1));
+    ck_assert(!cdt_ingress_mp_map_has(m, "x", 1)); /* no value after it */
+    static const uint8_t bad[] = {0x82, 0x91, 0xc1, 0x02, 0xa1, 'k', 0xc0};
+    cdt_str_t m2 = {(const char *)bad, sizeof bad};
+    ck_assert(!cdt_ingress_mp_map_has(m2, "k", 1));
+    cdt_str_t arr = {"\x91\xa1k", 3};
+    ck_assert(!cdt_ingress_mp_map_has(arr, "k", 1));
+    cdt_str_t none = {NULL, 0};
+    ck_assert(!cdt_ingress_mp_map_has(none, "k", 1));
+}
+END_TEST
+
 Suite *
 cdt_ingress_suite(void)
 {
@@ -1187,6 +1460,15 @@ cdt_ingress_suite(void)
     tcase_add_test(tc, test_ingress_parse_garbage);
     tcase_add_test(tc, test_ingress_parse_huge_declared_counts_rejected);
     tcase_add_test(tc, test_ingress_parse_byte_mutations_never_crash);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("fast");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_ingress_fast_path_takes_plain_events);
+    tcase_add_test(tc, test_ingress_fast_path_leaves_the_rest_to_parse);
+    tcase_add_test(tc, test_ingress_fast_path_depth);
+    tcase_add_test(tc, test_ingress_fast_path_every_cut_and_mutation);
+    tcase_add_test(tc, test_ingress_value_bytes_and_map_has);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("encode");

@@ -3,16 +3,23 @@
  *
  * Every kind is encoded, decoded and compared; then each valid frame is
  * cut at every length, extended with garbage, given one element fewer or
- * more, and has each element replaced by values of other types. Decoded
- * inputs live in heap buffers of exact size so that ASan sees over-reads.
+ * more, and has each element replaced by values of other types. Batches
+ * (several messages in one B->G frame) are decoded whole, cut at every
+ * length and followed by garbage. The direct writers are compared with
+ * what msgpack-c and cdt_json write, on thousands of generated values in
+ * every MessagePack encoding. Decoded inputs live in heap buffers of
+ * exact size so that ASan sees over-reads.
  *
  * SPDX-License-Identifier: MIT
  */
 #include "proto/cdt_link.h"
 
+#include "common/cdt_json.h"
 #include "common/cdt_mem.h"
+#include "common/cdt_msgpack.h"
 
 #include <check.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -867,6 +874,623 @@ START_TEST(test_link_json_frame_too_deep)
 }
 END_TEST
 
+/* ---- batches (B->G frames) ----------------------------------------------- */
+
+/* Every kind back to back, as a broker's batch; ends[i] is where message
+ * i ends. */
+static void
+s_batch(cdt_buf_t *b, size_t *ends)
+{
+    for (int kind = CDT_LINK_HELLO; kind <= CDT_LINK_KICK; kind++) {
+        s_encode_kind(b, kind);
+        ends[kind - CDT_LINK_HELLO] = b->len;
+    }
+}
+
+#define S_NKINDS (CDT_LINK_KICK - CDT_LINK_HELLO + 1)
+
+/* Decodes frame (len bytes, exact heap copy) with cdt_link_decode_next as
+ * a gateway does; returns how many messages decoded, checking each kind
+ * (first, first + 1, ...) and where it ends against ends. */
+static size_t
+s_decode_kinds(const uint8_t *frame, size_t len, int first, const size_t *ends,
+               size_t *stop_p)
+{
+    uint8_t *copy = cdt_xmalloc(len ? len : 1);
+    if (len)
+        memcpy(copy, frame, len);
+    msgpack_zone zone;
+    ck_assert(msgpack_zone_init(&zone, 256));
+    size_t off = 0, n = 0;
+    do {
+        cdt_link_msg_t m;
+        size_t used = 12345;
+        if (cdt_link_decode_next(copy + off, len - off, &zone, &m, &used) !=
+            0) {
+            ck_assert_uint_eq(used, 12345); /* untouched */
+            ck_assert_int_eq(m.kind, 0);    /* zeroed */
+            break;
+        }
+        ck_assert_int_eq(m.kind, first + (int)n);
+        off += used;
+        ck_assert_uint_eq(off, ends[n]);
+        n++;
+        msgpack_zone_clear(&zone);
+    } while (off < len);
+    msgpack_zone_destroy(&zone);
+    free(copy);
+    *stop_p = off;
+    return n;
+}
+
+static size_t
+s_decode_batch(const uint8_t *frame, size_t len, const size_t *ends,
+               size_t *stop_p)
+{
+    return s_decode_kinds(frame, len, CDT_LINK_HELLO, ends, stop_p);
+}
+
+START_TEST(test_link_batch_decodes_in_order)
+{
+    cdt_buf_t b = CDT_BUF_INIT;
+    size_t ends[S_NKINDS], stop;
+    s_batch(&b, ends);
+    ck_assert_uint_eq(s_decode_batch(b.data, b.len, ends, &stop), S_NKINDS);
+    ck_assert_uint_eq(stop, b.len);
+    /* one message alone is a batch of one; decode (G->B) refuses two */
+    cdt_buf_t one = CDT_BUF_INIT;
+    cdt_link_encode_ping(&one, 7);
+    size_t one_end = one.len;
+    ck_assert_uint_eq(
+        s_decode_kinds(one.data, one.len, CDT_LINK_PING, &one_end, &stop), 1);
+    ck_assert_int_eq(s_decode_once(b.data, b.len), -1);
+    /* an empty frame holds no message */
+    ck_assert_uint_eq(s_decode_batch(b.data, 0, ends, &stop), 0);
+    ck_assert_uint_eq(stop, 0);
+    cdt_buf_release(&one);
+    cdt_buf_release(&b);
+}
+END_TEST
+
+START_TEST(test_link_batch_every_truncation)
+{
+    cdt_buf_t b = CDT_BUF_INIT;
+    size_t ends[S_NKINDS];
+    s_batch(&b, ends);
+    for (size_t len = 0; len < b.len; len++) {
+        size_t whole = 0;
+        while (whole < S_NKINDS && ends[whole] <= len)
+            whole++;
+        size_t stop;
+        size_t n = s_decode_batch(b.data, len, ends, &stop);
+        /* the messages before the cut stand, the cut one does not */
+        ck_assert_msg(n == whole, "cut at %zu: %zu decoded, %zu whole", len, n,
+                      whole);
+        ck_assert_uint_eq(stop, whole ? ends[whole - 1] : 0);
+    }
+    cdt_buf_release(&b);
+}
+END_TEST
+
+START_TEST(test_link_batch_trailing_garbage)
+{
+    static const uint8_t garbage[][3] = {
+        {0x00}, {0xc1}, {0x91, 0x01}, {0x92, 0x0c}, {0xdd, 0xff, 0xff}};
+    static const size_t glen[] = {1, 1, 2, 2, 3};
+    for (size_t g = 0; g < 5; g++) {
+        cdt_buf_t b = CDT_BUF_INIT;
+        size_t ends[S_NKINDS], stop;
+        s_batch(&b, ends);
+        cdt_buf_append(&b, garbage[g], glen[g]);
+        ck_assert_uint_eq(s_decode_batch(b.data, b.len, ends, &stop), S_NKINDS);
+        ck_assert_uint_eq(stop, ends[S_NKINDS - 1]);
+        cdt_buf_release(&b);
+    }
+}
+END_TEST
+
+START_TEST(test_link_batch_mutations_never_overrun)
+{
+    static const uint8_t vals[] = {0x00, 0x7f, 0x90, 0x9f, 0xc1,
+                                   0xc4, 0xd9, 0xdd, 0xdf, 0xff};
+    cdt_buf_t b = CDT_BUF_INIT;
+    size_t ends[S_NKINDS];
+    s_batch(&b, ends);
+    msgpack_zone zone;
+    ck_assert(msgpack_zone_init(&zone, 256));
+    for (size_t i = 0; i < b.len; i++) {
+        for (size_t v = 0; v < sizeof vals; v++) {
+            uint8_t *m = cdt_xmalloc(b.len);
+            memcpy(m, b.data, b.len);
+            m[i] = vals[v];
+            size_t off = 0;
+            while (off < b.len) {
+                cdt_link_msg_t msg;
+                size_t used = 0;
+                if (cdt_link_decode_next(m + off, b.len - off, &zone, &msg,
+                                         &used) != 0)
+                    break;
+                ck_assert(used > 0 && used <= b.len - off);
+                off += used;
+                msgpack_zone_clear(&zone);
+            }
+            msgpack_zone_clear(&zone);
+            free(m);
+        }
+    }
+    msgpack_zone_destroy(&zone);
+    cdt_buf_release(&b);
+}
+END_TEST
+
+/* ---- generated MessagePack values ---------------------------------------- */
+
+static uint64_t
+s_rand(uint64_t *x)
+{
+    /* xorshift64*: repeatable, good enough to pick shapes */
+    *x ^= *x >> 12;
+    *x ^= *x << 25;
+    *x ^= *x >> 27;
+    return *x * 0x2545F4914F6CDD1DULL;
+}
+
+static void
+s_put_be(cdt_buf_t *b, uint8_t tag, uint64_t v, int n)
+{
+    cdt_buf_append_byte(b, tag);
+    for (int i = n - 1; i >= 0; i--)
+        cdt_buf_append_byte(b, (uint8_t)(v >> (8 * i)));
+}
+
+/* Bytes a string may hold: plain, specials JSON escapes, DEL, UTF-8 in
+ * and out of form. */
+static void
+s_gen_text(cdt_buf_t *b, uint64_t *x, size_t n)
+{
+    static const char *const bits[] = {"a",
+                                       "Z",
+                                       " ",
+                                       "~",
+                                       "\"",
+                                       "\\",
+                                       "/",
+                                       "\n",
+                                       "\t",
+                                       "\x01",
+                                       "\x1f",
+                                       "\x7f",
+                                       "\xc3\xa9",
+                                       "\xe2\x82\xac",
+                                       "\xf0\x9f\x98\x80",
+                                       "\xff",
+                                       "\xc3",
+                                       "\xed\xa0\x80",
+                                       "\xc0\xaf",
+                                       "0123456789"};
+    for (size_t i = 0; i < n; i++) {
+        uint64_t r = s_rand(x) % 64;
+        /* mostly plain, so that the word-at-a-time copy runs too */
+        const char *piece = r < 40 ? "abcdefgh" : bits[r % 20];
+        cdt_buf_append(b, piece, strlen(piece));
+    }
+}
+
+static void s_gen(cdt_buf_t *b, uint64_t *x, int depth);
+
+/* A str in one of its encodings (not always the shortest). */
+static void
+s_gen_str(cdt_buf_t *b, uint64_t *x)
+{
+    cdt_buf_t t = CDT_BUF_INIT;
+    s_gen_text(&t, x, s_rand(x) % 6);
+    size_t n = t.len;
+    switch (s_rand(x) % 4) {
+    case 0:
+        if (n <= 31) {
+            cdt_buf_append_byte(b, (uint8_t)(0xa0 | n));
+            break;
+        }
+        /* fall through */
+    case 1:
+        if (n <= 255) {
+            s_put_be(b, 0xd9, n, 1);
+            break;
+        }
+        /* fall through */
+    case 2:
+        s_put_be(b, 0xda, n, 2);
+        break;
+    default:
+        s_put_be(b, 0xdb, n, 4);
+        break;
+    }
+    cdt_buf_append(b, t.data ? t.data : (const uint8_t *)"", n);
+    cdt_buf_release(&t);
+}
+
+static void
+s_gen_scalar(cdt_buf_t *b, uint64_t *x)
+{
+    uint64_t r = s_rand(x);
+    uint64_t v = s_rand(x);
+    switch (r % 16) {
+    case 0:
+        cdt_buf_append_byte(b, (uint8_t)(v & 0x7f)); /* positive fixint */
+        break;
+    case 1:
+        cdt_buf_append_byte(b, (uint8_t)(0xe0 | (v & 0x1f)));
+        break;
+    case 2: { /* uint 8..64, any value, small ones in wide forms */
+        int w = 1 << (v % 4);
+        uint64_t u = (r >> 8) % 3 == 0 ? v % 200 : s_rand(x);
+        if (w < 8)
+            u &= (1ULL << (8 * w)) - 1;
+        s_put_be(b, (uint8_t)(0xcc + v % 4), u, w);
+        break;
+    }
+    case 3: { /* int 8..64, both signs */
+        int w = 1 << (v % 4);
+        uint64_t u =
+            (r >> 8) % 3 == 0 ? (uint64_t) - (int64_t)(v % 200) : s_rand(x);
+        s_put_be(b, (uint8_t)(0xd0 + v % 4), u, w);
+        break;
+    }
+    case 4:
+        cdt_buf_append_byte(b, (uint8_t)(0xc0 + (v % 2) * 2 + (v % 4 == 3)));
+        break;
+    case 5: { /* float 32: integral, fractions, NaN, infinities */
+        static const float fs[] = {0.0f,  -0.0f,   1.0f,        1.5f, -2.25f,
+                                   1e-7f, 3.4e38f, 16777216.0f, 0.1f};
+        float f = v % 10 == 9 ? (v % 3 ? NAN : INFINITY) : fs[v % 9];
+        uint32_t u;
+        memcpy(&u, &f, 4);
+        s_put_be(b, 0xca, u, 4);
+        break;
+    }
+    case 6: { /* float 64 */
+        static const double ds[] = {0.0,         -0.0,   1.0,
+                                    0.1,         1e300,  -1e-300,
+                                    123456789.0, 2.5e-5, 9007199254740993.0};
+        double d = v % 10 == 9 ? -INFINITY : ds[v % 9];
+        if (v % 7 == 0)
+            d = (double)(int64_t)s_rand(x) / 1024.0;
+        uint64_t u;
+        memcpy(&u, &d, 8);
+        s_put_be(b, 0xcb, u, 8);
+        break;
+    }
+    case 7:
+    case 8:
+    case 9:
+        s_gen_str(b, x);
+        break;
+    case 10: { /* bin 8/16/32 */
+        size_t n = v % 7;
+        int w = 1 << (r % 3 == 0 ? 0 : r % 3 == 1 ? 1 : 2);
+        s_put_be(b, (uint8_t)(w == 1 ? 0xc4 : w == 2 ? 0xc5 : 0xc6), n, w);
+        for (size_t i = 0; i < n; i++)
+            cdt_buf_append_byte(b, (uint8_t)s_rand(x));
+        break;
+    }
+    case 11: { /* fixext 1..16 and ext 8/16/32 */
+        if (v % 2) {
+            int k = (int)(r % 5);
+            cdt_buf_append_byte(b, (uint8_t)(0xd4 + k));
+            cdt_buf_append_byte(b, (uint8_t)v); /* type */
+            for (int i = 0; i < (1 << k); i++)
+                cdt_buf_append_byte(b, (uint8_t)i);
+        } else {
+            size_t n = r % 4;
+            int w = 1 << (v % 3 == 0 ? 0 : v % 3 == 1 ? 1 : 2);
+            s_put_be(b, (uint8_t)(w == 1 ? 0xc7 : w == 2 ? 0xc8 : 0xc9), n, w);
+            cdt_buf_append_byte(b, 5); /* type */
+            for (size_t i = 0; i < n; i++)
+                cdt_buf_append_byte(b, 0xab);
+        }
+        break;
+    }
+    default:
+        s_gen_str(b, x);
+        break;
+    }
+}
+
+/* An array or map header for n elements or pairs, in a random form. */
+static void
+s_gen_head(cdt_buf_t *b, uint64_t *x, bool map, size_t n)
+{
+    switch (s_rand(x) % 3) {
+    case 0:
+        if (n <= 15) {
+            cdt_buf_append_byte(b, (uint8_t)((map ? 0x80 : 0x90) | n));
+            break;
+        }
+        /* fall through */
+    case 1:
+        s_put_be(b, map ? 0xde : 0xdc, n, 2);
+        break;
+    default:
+        s_put_be(b, map ? 0xdf : 0xdd, n, 4);
+        break;
+    }
+}
+
+/* One value; containers down to depth 5; non_str_keys: maps may have
+ * keys that are not strings (one in thirty). */
+static bool s_non_str_keys;
+
+static void
+s_gen(cdt_buf_t *b, uint64_t *x, int depth)
+{
+    uint64_t r = s_rand(x) % 10;
+    if (depth >= 5 || r < 6) {
+        s_gen_scalar(b, x);
+        return;
+    }
+    size_t n = s_rand(x) % 5;
+    if (r < 8) {
+        s_gen_head(b, x, false, n);
+        for (size_t i = 0; i < n; i++)
+            s_gen(b, x, depth + 1);
+        return;
+    }
+    s_gen_head(b, x, true, n);
+    for (size_t i = 0; i < n; i++) {
+        if (s_non_str_keys && s_rand(x) % 30 == 0)
+            s_gen(b, x, depth + 1);
+        else
+            s_gen_str(b, x);
+        s_gen(b, x, depth + 1);
+    }
+}
+
+/* An arguments array of generated values. */
+static void
+s_gen_args(cdt_buf_t *b, uint64_t *x)
+{
+    size_t n = s_rand(x) % 4;
+    s_gen_head(b, x, false, n);
+    for (size_t i = 0; i < n; i++)
+        s_gen(b, x, 1);
+}
+
+/* What the frame must be: the unpacked arguments through cdt_json. */
+static int
+s_want_frame(cdt_buf_t *out, const char *target, const uint8_t *args,
+             size_t len)
+{
+    msgpack_zone zone;
+    ck_assert(msgpack_zone_init(&zone, 1024));
+    msgpack_object obj;
+    int rc = -1;
+    if (cdt_msgpack_unpack_one(args, len, &zone, &obj) == 0 &&
+        obj.type == MSGPACK_OBJECT_ARRAY) {
+        cdt_buf_append_str(out, "{\"type\":1,\"target\":");
+        cdt_json_append_string(out, target, strlen(target));
+        cdt_buf_append_str(out, ",\"arguments\":");
+        rc = cdt_json_from_msgpack(&obj, out);
+        cdt_buf_append(out, "}\x1e", 2);
+    }
+    msgpack_zone_destroy(&zone);
+    return rc;
+}
+
+/* The writer and cdt_json agree on args (exact heap copy), through both
+ * entry points. */
+static void
+s_ck_frame(const uint8_t *args, size_t len, const char *target,
+           msgpack_zone *zone)
+{
+    uint8_t *copy = cdt_xmalloc(len ? len : 1);
+    if (len)
+        memcpy(copy, args, len);
+    cdt_buf_t want = CDT_BUF_INIT, got = CDT_BUF_INIT, got2 = CDT_BUF_INIT;
+    int wrc = s_want_frame(&want, target, copy, len);
+    cdt_buf_append_str(&got, "pre");
+    int rc = cdt_link_build_json_frame_n(&got, target, strlen(target), copy,
+                                         len, zone);
+    ck_assert_int_eq(rc, wrc);
+    if (rc == 0) {
+        ck_assert_msg(got.len == want.len + 3 &&
+                          memcmp(got.data + 3, want.data, want.len) == 0,
+                      "got  %s\nwant %s", got.data + 3, want.data);
+    } else {
+        ck_assert_uint_eq(got.len, 3); /* out unchanged */
+    }
+    ck_assert(msgpack_zone_is_empty(zone));
+    ck_assert_int_eq(cdt_link_build_json_frame(&got2, target, copy, len), rc);
+    if (rc == 0)
+        ck_assert(got2.len == want.len &&
+                  memcmp(got2.data, want.data, want.len) == 0);
+    cdt_buf_release(&want);
+    cdt_buf_release(&got);
+    cdt_buf_release(&got2);
+    free(copy);
+}
+
+START_TEST(test_link_json_frame_matches_cdt_json)
+{
+    msgpack_zone zone;
+    ck_assert(msgpack_zone_init(&zone, 1024));
+    uint64_t x = 0x9E3779B97F4A7C15ULL;
+    for (int round = 0; round < 2; round++) {
+        s_non_str_keys = round == 1;
+        for (int i = 0; i < 4000; i++) {
+            cdt_buf_t b = CDT_BUF_INIT;
+            s_gen_args(&b, &x);
+            s_ck_frame(b.data, b.len, i % 2 ? "Task\"Progress\xc3\xa9" : "T",
+                       &zone);
+            cdt_buf_release(&b);
+        }
+    }
+    s_non_str_keys = false;
+    msgpack_zone_destroy(&zone);
+}
+END_TEST
+
+START_TEST(test_link_json_frame_cut_and_extended)
+{
+    msgpack_zone zone;
+    ck_assert(msgpack_zone_init(&zone, 1024));
+    uint64_t x = 42;
+    s_non_str_keys = true;
+    for (int i = 0; i < 150; i++) {
+        cdt_buf_t b = CDT_BUF_INIT;
+        s_gen_args(&b, &x);
+        /* every cut is refused, from an exact-size buffer */
+        for (size_t len = 0; len < b.len; len++)
+            s_ck_frame(b.data, len, "T", &zone);
+        /* and so is anything after the array */
+        cdt_buf_append_byte(&b, 0xc0);
+        s_ck_frame(b.data, b.len, "T", &zone);
+        cdt_buf_release(&b);
+    }
+    s_non_str_keys = false;
+    msgpack_zone_destroy(&zone);
+}
+END_TEST
+
+START_TEST(test_link_json_frame_depth_and_odd_values)
+{
+    msgpack_zone zone;
+    ck_assert(msgpack_zone_init(&zone, 1024));
+    /* 32 nested containers are what msgpack_unpack accepts, 33 not; also
+     * when the deepest is an empty map, or a map key */
+    for (int d = 30; d <= 34; d++) {
+        cdt_buf_t b = CDT_BUF_INIT;
+        for (int i = 0; i < d; i++)
+            cdt_buf_append_byte(&b, 0x91);
+        cdt_buf_append_byte(&b, 0x80);
+        s_ck_frame(b.data, b.len, "T", &zone);
+        cdt_buf_reset(&b);
+        for (int i = 0; i < d; i++)
+            cdt_buf_append_byte(&b, 0x91);
+        cdt_buf_append(&b, "\x81\x91\xc0\xc0", 4); /* {[nil]: nil} */
+        s_ck_frame(b.data, b.len, "T", &zone);
+        cdt_buf_release(&b);
+    }
+    /* declared counts past the end, reserved bytes, empty input */
+    static const char *const odd[] = {
+        "\xdd\xff\xff\xff\xff", "\x92\xc1\x01",
+        "\x91\xde\xff\xff",     "\x91\x81\x01\x02",
+        "\x91\x81\xa1k\xc1",    "\x90",
+        "\x81\xa1k\x01",        "\xa1x"};
+    static const size_t odd_len[] = {5, 3, 4, 4, 5, 1, 4, 2};
+    for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++)
+        s_ck_frame((const uint8_t *)odd[i], odd_len[i], "T", &zone);
+    s_ck_frame((const uint8_t *)"", 0, "T", &zone);
+    cdt_buf_t b = CDT_BUF_INIT;
+    ck_assert_int_eq(cdt_link_build_json_frame(&b, "T", NULL, 0), -1);
+    cdt_buf_release(&b);
+    msgpack_zone_destroy(&zone);
+}
+END_TEST
+
+/* ---- the other direct writers ---------------------------------------------
+ */
+
+START_TEST(test_link_pack_args_matches_msgpack)
+{
+    uint64_t x = 7;
+    s_non_str_keys = true;
+    for (int i = 0; i < 3000; i++) {
+        cdt_buf_t b = CDT_BUF_INIT;
+        s_gen_args(&b, &x);
+        msgpack_zone zone;
+        ck_assert(msgpack_zone_init(&zone, 1024));
+        msgpack_object obj;
+        ck_assert_int_eq(cdt_msgpack_unpack_one(b.data, b.len, &zone, &obj), 0);
+        cdt_buf_t want = CDT_BUF_INIT, got = CDT_BUF_INIT;
+        msgpack_packer pk;
+        msgpack_packer_init(&pk, &want, cdt_buf_msgpack_write);
+        msgpack_pack_object(&pk, obj);
+        cdt_buf_append_str(&got, "pre");
+        ck_assert_int_eq(cdt_link_pack_args(&got, &obj), 0);
+        ck_assert(got.len == want.len + 3 &&
+                  memcmp(got.data + 3, want.data, want.len) == 0);
+        ck_assert_uint_eq(got.data[got.len], 0); /* still terminated */
+        cdt_buf_release(&want);
+        cdt_buf_release(&got);
+        msgpack_zone_destroy(&zone);
+        cdt_buf_release(&b);
+    }
+    s_non_str_keys = false;
+    /* not an array, or deeper than msgpack_unpack goes: refused, out kept */
+    msgpack_object one = {.type = MSGPACK_OBJECT_POSITIVE_INTEGER};
+    one.via.u64 = 1;
+    cdt_buf_t out = CDT_BUF_INIT;
+    cdt_buf_append_str(&out, "keep");
+    ck_assert_int_eq(cdt_link_pack_args(&out, &one), -1);
+    ck_assert_int_eq(cdt_link_pack_args(&out, NULL), -1);
+    msgpack_object deep[34];
+    for (int i = 0; i < 34; i++) {
+        deep[i].type = MSGPACK_OBJECT_ARRAY;
+        deep[i].via.array.size = i < 33 ? 1 : 0;
+        deep[i].via.array.ptr = i < 33 ? &deep[i + 1] : NULL;
+    }
+    ck_assert_int_eq(cdt_link_pack_args(&out, &deep[0]), -1); /* 34 */
+    ck_assert_str_eq((char *)out.data, "keep");
+    ck_assert_int_eq(cdt_link_pack_args(&out, &deep[2]), 0); /* 32 */
+    cdt_buf_release(&out);
+}
+END_TEST
+
+START_TEST(test_link_encode_event_n_matches_encode_event)
+{
+    static const size_t sizes[] = {0, 1, 31, 32, 255, 256, 65535, 65536};
+    static const uint64_t seqs[] = {
+        0,     1,     127,           128,           255,       256,
+        65535, 65536, 4294967295ULL, 4294967296ULL, UINT64_MAX};
+    char *big = cdt_xmalloc(70000);
+    memset(big, 'g', 70000);
+    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+        size_t n = sizes[si];
+        /* n bytes of every string, n groups (up to 20), n-byte bins */
+        size_t ng = n < 20 ? n : 20;
+        char *names[20];
+        size_t lens[20];
+        for (size_t g = 0; g < ng; g++) {
+            names[g] = cdt_xmalloc(n + 1);
+            memset(names[g], 'a' + (int)g, n);
+            names[g][n] = '\0';
+            lens[g] = n;
+        }
+        big[n] = '\0';
+        cdt_buf_t want = CDT_BUF_INIT, got = CDT_BUF_INIT;
+        uint64_t seq = seqs[si % (sizeof seqs / sizeof seqs[0])];
+        cdt_link_encode_event(&want, big, (const char *const *)names, ng, seq,
+                              big, big, n, big, n);
+        cdt_buf_append_str(&got, "x");
+        cdt_link_encode_event_n(&got, big, n, (const char *const *)names, lens,
+                                ng, seq, big, n, big, n, big, n);
+        ck_assert_msg(got.len == want.len + 1 &&
+                          memcmp(got.data + 1, want.data, want.len) == 0,
+                      "size %zu differs", n);
+        ck_assert_uint_eq(got.data[got.len], 0);
+        big[n] = 'g';
+        for (size_t g = 0; g < ng; g++)
+            free(names[g]);
+        cdt_buf_release(&want);
+        cdt_buf_release(&got);
+    }
+    for (size_t i = 0; i < sizeof seqs / sizeof seqs[0]; i++) {
+        static const char *const g1[] = {"vkey-1"};
+        static const size_t l1[] = {6};
+        cdt_buf_t want = CDT_BUF_INIT, got = CDT_BUF_INIT;
+        cdt_link_encode_event(&want, "H", g1, 1, seqs[i], "T", "\x90", 1, NULL,
+                              0);
+        cdt_link_encode_event_n(&got, "H", 1, g1, l1, 1, seqs[i], "T", 1,
+                                "\x90", 1, NULL, 0);
+        ck_assert(got.len == want.len &&
+                  memcmp(got.data, want.data, want.len) == 0);
+        cdt_buf_release(&want);
+        cdt_buf_release(&got);
+    }
+    free(big);
+}
+END_TEST
+
 Suite *
 cdt_link_suite(void)
 {
@@ -904,6 +1528,23 @@ cdt_link_suite(void)
     tcase_add_test(tc, test_link_json_frame_rejects_bad_args);
     tcase_add_test(tc, test_link_json_frame_zone_reused);
     tcase_add_test(tc, test_link_json_frame_too_deep);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("batch");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_link_batch_decodes_in_order);
+    tcase_add_test(tc, test_link_batch_every_truncation);
+    tcase_add_test(tc, test_link_batch_trailing_garbage);
+    tcase_add_test(tc, test_link_batch_mutations_never_overrun);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("writers");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_link_json_frame_matches_cdt_json);
+    tcase_add_test(tc, test_link_json_frame_cut_and_extended);
+    tcase_add_test(tc, test_link_json_frame_depth_and_odd_values);
+    tcase_add_test(tc, test_link_pack_args_matches_msgpack);
+    tcase_add_test(tc, test_link_encode_event_n_matches_encode_event);
     suite_add_tcase(s, tc);
     return s;
 }
