@@ -11,9 +11,13 @@
  * the publish->route latency. At the end every connection is closed
  * (CONN_CLOSE) so that the next run starts from an empty broker.
  *
- * Messages are recognised by their first two bytes (a MessagePack fixarray
- * and the kind as a positive fixint, which is how msgpack-c writes them), so
- * the counting costs the load tool almost nothing.
+ * Every message is encoded and decoded with proto/cdt_link.h, the code
+ * the real gateway and broker use, so the fake cannot drift from the
+ * protocol; a frame may hold several messages (the broker's batches) and
+ * each one is decoded. Each fake gateway also checks that the sequence
+ * numbers of the EVENTs it receives only increase (the broker numbers all
+ * events in one sequence, so a gateway sees a gap-ridden, increasing
+ * subsequence): a decrease is reported as seq_backwards.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -26,6 +30,7 @@
 #include "common/cdt_clock.h"
 #include "common/cdt_log.h"
 #include "common/cdt_mem.h"
+#include "proto/cdt_link.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -37,9 +42,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#define FG_MAX_GW                16
-#define FG_RX_SIZE               (1 << 20)
-#define FG_MSGPACK_KIND(n, kind) ((uint8_t)(0x90 | (n))), (uint8_t)(kind)
+#define FG_MAX_GW 16
 
 typedef struct fg_opts {
     const char *link;
@@ -51,6 +54,7 @@ typedef struct fg_opts {
     int64_t key_lo, key_hi;
     int64_t heartbeat_ms;
     int64_t drain_ms;
+    int64_t quiet_ms;
     const char *report;
 } fg_opts_t;
 
@@ -61,24 +65,20 @@ typedef struct fg {
     void *dealer[FG_MAX_GW];
     uint64_t incarnation;
     cdt_buf_t buf;
-    uint8_t *rx;
+    msgpack_zone zone;
+    uint64_t last_seq[FG_MAX_GW];
     uint64_t welcomes, readies, ready_fail, events, others;
+    uint64_t frames, malformed, seq_backwards;
     int64_t first_event_us, last_event_us;
     hist_t hist;
 } fg_t;
 
-static void
-s_pack_str(msgpack_packer *pk, const char *s)
-{
-    size_t len = strlen(s);
-    msgpack_pack_str(pk, len);
-    msgpack_pack_str_body(pk, s, len);
-}
-
 static int
 s_send(fg_t *fg, int g)
 {
-    if (zmq_send(fg->dealer[g], fg->buf.data, fg->buf.len, 0) < 0) {
+    int rc = zmq_send(fg->dealer[g], fg->buf.data, fg->buf.len, 0);
+    cdt_buf_reset(&fg->buf);
+    if (rc < 0) {
         cdt_log_error("cannot send to '%s': %s", fg->o.link,
                       zmq_strerror(zmq_errno()));
         return -1;
@@ -86,35 +86,19 @@ s_send(fg_t *fg, int g)
     return 0;
 }
 
-static msgpack_packer
-s_begin(fg_t *fg)
-{
-    cdt_buf_reset(&fg->buf);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &fg->buf, cdt_buf_msgpack_write);
-    return pk;
-}
-
 static int
 s_hello(fg_t *fg, int g)
 {
     char name[64];
     snprintf(name, sizeof name, "bench-gw-%d-%d", (int)getpid(), g);
-    msgpack_packer pk = s_begin(fg);
-    msgpack_pack_array(&pk, 3);
-    msgpack_pack_uint8(&pk, 1);
-    s_pack_str(&pk, name);
-    msgpack_pack_uint64(&pk, fg->incarnation + (uint64_t)g);
+    cdt_link_encode_hello(&fg->buf, name, fg->incarnation + (uint64_t)g);
     return s_send(fg, g);
 }
 
 static int
 s_ping(fg_t *fg, int g)
 {
-    msgpack_packer pk = s_begin(fg);
-    msgpack_pack_array(&pk, 2);
-    msgpack_pack_uint8(&pk, 3);
-    msgpack_pack_uint64(&pk, fg->incarnation + (uint64_t)g);
+    cdt_link_encode_ping(&fg->buf, fg->incarnation + (uint64_t)g);
     return s_send(fg, g);
 }
 
@@ -135,89 +119,100 @@ s_conn_open(fg_t *fg, int64_t i)
         snprintf(group, sizeof group, "%s", fg->o.group);
     else
         (void)bench_fmt_int(group, sizeof group, fg->o.groups_fmt, key);
-    msgpack_packer pk = s_begin(fg);
-    msgpack_pack_array(&pk, 7);
-    msgpack_pack_uint8(&pk, 7);
-    msgpack_pack_uint64(&pk, s_conn_id(i));
-    s_pack_str(&pk, fg->o.hub);
-    msgpack_pack_int64(&pk, key);
-    msgpack_pack_false(&pk);
-    msgpack_pack_true(&pk);
-    msgpack_pack_array(&pk, 1);
-    s_pack_str(&pk, group);
+    const char *groups[] = {group};
+    /* restore=true: the groups are given, no AUTH round trip needed */
+    cdt_link_encode_conn_open(&fg->buf, s_conn_id(i), fg->o.hub, key, false,
+                              true, groups, 1);
     return s_send(fg, g);
 }
 
 static int
 s_conn_close(fg_t *fg, int64_t i)
 {
-    msgpack_packer pk = s_begin(fg);
-    msgpack_pack_array(&pk, 2);
-    msgpack_pack_uint8(&pk, 9);
-    msgpack_pack_uint64(&pk, s_conn_id(i));
+    cdt_link_encode_conn_close(&fg->buf, s_conn_id(i));
     return s_send(fg, (int)(i % fg->o.gateways));
 }
 
-/* CONN_READY [8, conn_id, status, reason, [groups]]: rare, so decoded. */
 static void
-s_on_ready(fg_t *fg, size_t len)
+s_on_event(fg_t *fg, int g, const cdt_link_msg_t *m)
 {
-    msgpack_unpacked u;
-    msgpack_unpacked_init(&u);
-    size_t off = 0;
-    if (msgpack_unpack_next(&u, (const char *)fg->rx, len, &off) ==
-            MSGPACK_UNPACK_SUCCESS &&
-        u.data.type == MSGPACK_OBJECT_ARRAY && u.data.via.array.size >= 4 &&
-        u.data.via.array.ptr[2].type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
-        if (u.data.via.array.ptr[2].via.u64 == 0) {
-            fg->readies++;
-        } else {
-            fg->ready_fail++;
-            const msgpack_object *r = &u.data.via.array.ptr[3];
-            if (fg->ready_fail == 1 && r->type == MSGPACK_OBJECT_STR)
-                cdt_log_warn(
-                    "connection refused by the broker: %llu %.*s",
-                    (unsigned long long)u.data.via.array.ptr[2].via.u64,
-                    (int)r->via.str.size, r->via.str.ptr);
-        }
-    } else {
-        fg->others++;
+    int64_t now = cdt_clock_mono_us();
+    uint64_t bt = 0;
+    fg->events++;
+    if (m->seq <= fg->last_seq[g])
+        fg->seq_backwards++;
+    fg->last_seq[g] = m->seq;
+    if (!fg->first_event_us)
+        fg->first_event_us = now;
+    fg->last_event_us = now;
+    const uint8_t *json = (const uint8_t *)m->json.ptr;
+    if (bench_find_uint(json, json + m->json.len, "\"bt\":", 5, &bt))
+        hist_record(&fg->hist, now > (int64_t)bt ? (uint64_t)now - bt : 0);
+}
+
+static void
+s_on_ready(fg_t *fg, const cdt_link_msg_t *m)
+{
+    if (m->status == 0) {
+        fg->readies++;
+        return;
     }
-    msgpack_unpacked_destroy(&u);
+    if (fg->ready_fail++ == 0)
+        cdt_log_warn("connection refused by the broker: %u %.*s", m->status,
+                     (int)m->reason.len, m->reason.ptr);
+}
+
+/* Every message of one frame from gateway g's link. */
+static void
+s_on_frame(fg_t *fg, int g, const uint8_t *data, size_t len)
+{
+    fg->frames++;
+    size_t off = 0;
+    do { /* an empty frame does not decode either */
+        cdt_link_msg_t m;
+        size_t used;
+        if (cdt_link_decode_next(data + off, len - off, &fg->zone, &m, &used) !=
+            0) {
+            if (fg->malformed++ == 0)
+                cdt_log_warn("a frame from '%s' does not decode at byte "
+                             "%zu of %zu",
+                             fg->o.link, off, len);
+            break;
+        }
+        off += used;
+        switch (m.kind) {
+        case CDT_LINK_EVENT:
+            s_on_event(fg, g, &m);
+            break;
+        case CDT_LINK_WELCOME:
+            fg->welcomes++;
+            break;
+        case CDT_LINK_CONN_READY:
+            s_on_ready(fg, &m);
+            break;
+        default:
+            fg->others++;
+            break;
+        }
+        msgpack_zone_clear(&fg->zone);
+    } while (off < len);
+    msgpack_zone_clear(&fg->zone);
 }
 
 /* Reads everything waiting on the dealers. */
 static void
 s_drain(fg_t *fg)
 {
-    static const uint8_t welcome[] = {FG_MSGPACK_KIND(4, 2)};
-    static const uint8_t ready[] = {FG_MSGPACK_KIND(5, 8)};
-    static const uint8_t event[] = {FG_MSGPACK_KIND(7, 12)};
+    zmq_msg_t msg;
+    zmq_msg_init(&msg);
     for (int g = 0; g < fg->o.gateways; g++) {
         for (int k = 0; k < 100000; k++) {
-            int n = zmq_recv(fg->dealer[g], fg->rx, FG_RX_SIZE, ZMQ_DONTWAIT);
-            if (n < 0)
+            if (zmq_msg_recv(&msg, fg->dealer[g], ZMQ_DONTWAIT) < 0)
                 break;
-            size_t len = (size_t)n < FG_RX_SIZE ? (size_t)n : FG_RX_SIZE;
-            if (len >= 2 && memcmp(fg->rx, event, 2) == 0) {
-                int64_t now = cdt_clock_mono_us();
-                uint64_t bt = 0;
-                fg->events++;
-                if (!fg->first_event_us)
-                    fg->first_event_us = now;
-                fg->last_event_us = now;
-                if (bench_find_uint(fg->rx, fg->rx + len, "\"bt\":", 5, &bt))
-                    hist_record(&fg->hist,
-                                now > (int64_t)bt ? (uint64_t)now - bt : 0);
-            } else if (len >= 2 && memcmp(fg->rx, welcome, 2) == 0) {
-                fg->welcomes++;
-            } else if (len >= 3 && memcmp(fg->rx, ready, 2) == 0) {
-                s_on_ready(fg, len);
-            } else {
-                fg->others++;
-            }
+            s_on_frame(fg, g, zmq_msg_data(&msg), zmq_msg_size(&msg));
         }
     }
+    zmq_msg_close(&msg);
 }
 
 static void
@@ -230,6 +225,18 @@ s_poll(fg_t *fg, long timeout_ms)
         s_drain(fg);
 }
 
+/* PINGs when *next_ms (monotonic) has come, so that a long run or drain
+ * does not look like departed gateways to the broker. */
+static void
+s_ping_due(fg_t *fg, int64_t *next_ms)
+{
+    if (cdt_clock_mono_ms() < *next_ms)
+        return;
+    for (int g = 0; g < fg->o.gateways; g++)
+        (void)s_ping(fg, g);
+    *next_ms = cdt_clock_mono_ms() + fg->o.heartbeat_ms;
+}
+
 static void
 s_usage(void)
 {
@@ -237,7 +244,8 @@ s_usage(void)
             "usage: conduit-bench fakegw --link tcp://H:P --gateways G\n"
             "         --conns C --conn-hub HUB (--conn-group G |\n"
             "         --conn-groups 'vkey-%%d' --conn-keys A..B)\n"
-            "         [--heartbeat-ms MS] [--drain-ms MS] --report FILE\n"
+            "         [--heartbeat-ms MS] [--drain-ms MS] [--quiet-ms MS]\n"
+            "         --report FILE\n"
             "         publisher options:\n" PUB_USAGE);
 }
 
@@ -257,6 +265,9 @@ s_write_report(fg_t *fg, pub_t *pub, int64_t cpu0)
     fprintf(f, "conn_ready %llu\n", (unsigned long long)fg->readies);
     fprintf(f, "conn_refused %llu\n", (unsigned long long)fg->ready_fail);
     fprintf(f, "link_other %llu\n", (unsigned long long)fg->others);
+    fprintf(f, "link_frames %llu\n", (unsigned long long)fg->frames);
+    fprintf(f, "link_malformed %llu\n", (unsigned long long)fg->malformed);
+    fprintf(f, "seq_backwards %llu\n", (unsigned long long)fg->seq_backwards);
     fprintf(f, "events %llu\n", (unsigned long long)fg->events);
     fprintf(f, "events_span_us %lld\n", (long long)span);
     fprintf(f, "events_rate %.1f\n",
@@ -285,6 +296,7 @@ s_parse(fg_t *fg, int argc, char **argv)
         {"conn-keys", required_argument, NULL, 'k'},
         {"heartbeat-ms", required_argument, NULL, 'b'},
         {"drain-ms", required_argument, NULL, 'd'},
+        {"quiet-ms", required_argument, NULL, 'q'},
         {"report", required_argument, NULL, 'r'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -323,6 +335,9 @@ s_parse(fg_t *fg, int argc, char **argv)
         case 'd':
             ok = bench_parse_i64(optarg, &o->drain_ms) == 0;
             break;
+        case 'q':
+            ok = bench_parse_i64(optarg, &o->quiet_ms) == 0 && o->quiet_ms > 0;
+            break;
         case 'r':
             o->report = optarg;
             break;
@@ -351,15 +366,16 @@ fakegw_main(int argc, char **argv)
     fg->o.gateways = 2;
     fg->o.heartbeat_ms = 1000;
     fg->o.drain_ms = 2000;
+    fg->o.quiet_ms = 300;
     pub_opts_init(&fg->po);
     cdt_buf_init(&fg->buf);
+    msgpack_zone_init(&fg->zone, 4096);
     pub_t *pub = NULL;
     int rc = 2;
     if (s_parse(fg, argc, argv) != 0)
         goto done;
     rc = 1;
     int64_t cpu0 = bench_cpu_us();
-    fg->rx = cdt_xmalloc(FG_RX_SIZE);
     fg->incarnation = (uint64_t)cdt_clock_wall_ms() * 1000;
     fg->ctx = zmq_ctx_new();
     for (int g = 0; g < fg->o.gateways; g++) {
@@ -415,19 +431,21 @@ fakegw_main(int argc, char **argv)
                                   .tv_nsec = (next % 1000000) * 1000};
             (void)clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
         }
-        if (cdt_clock_mono_ms() >= next_ping) {
-            for (int g = 0; g < fg->o.gateways; g++)
-                (void)s_ping(fg, g);
-            next_ping += fg->o.heartbeat_ms;
-        }
+        s_ping_due(fg, &next_ping);
     }
-    /* Drain: stop when nothing arrived for 300 ms, or after drain_ms. */
-    int64_t drain_end = cdt_clock_mono_ms() + fg->o.drain_ms;
-    while (cdt_clock_mono_ms() < drain_end) {
+    /* Drain: stop when no EVENT arrived for quiet_ms (other messages, such
+     * as PONGs, do not count), or after drain_ms. */
+    int64_t now_ms = cdt_clock_mono_ms();
+    int64_t drain_end = now_ms + fg->o.drain_ms;
+    int64_t quiet_end = now_ms + fg->o.quiet_ms;
+    while (now_ms < drain_end && now_ms < quiet_end) {
         uint64_t before = fg->events;
-        s_poll(fg, 300);
-        if (fg->events == before)
-            break;
+        int64_t until = quiet_end < drain_end ? quiet_end : drain_end;
+        s_poll(fg, (long)(until - now_ms));
+        now_ms = cdt_clock_mono_ms();
+        if (fg->events != before)
+            quiet_end = now_ms + fg->o.quiet_ms;
+        s_ping_due(fg, &next_ping);
     }
     s_write_report(fg, pub, cpu0);
     for (int64_t i = 0; i < fg->o.conns; i++)
@@ -441,7 +459,7 @@ done:
     if (fg->ctx)
         zmq_ctx_term(fg->ctx);
     cdt_buf_release(&fg->buf);
-    free(fg->rx);
+    msgpack_zone_destroy(&fg->zone);
     free(fg);
     return rc;
 }

@@ -13,6 +13,7 @@
 #include "common/cdt_clock.h"
 #include "common/cdt_log.h"
 #include "common/cdt_mem.h"
+#include "proto/cdt_ingress.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -222,15 +223,35 @@ pub_destroy(pub_t **self_p)
     *self_p = NULL;
 }
 
-static void
-s_pack_str(msgpack_packer *pk, const char *s, size_t len)
+/* A str object borrowing s. */
+static msgpack_object
+s_str_obj(const char *s, size_t len)
 {
-    msgpack_pack_str(pk, len);
-    msgpack_pack_str_body(pk, s, len);
+    msgpack_object o;
+    o.type = MSGPACK_OBJECT_STR;
+    o.via.str.ptr = s;
+    o.via.str.size = (uint32_t)len;
+    return o;
 }
 
-#define PACK_LIT(pk, lit) s_pack_str((pk), (lit), sizeof(lit) - 1)
+static msgpack_object
+s_int_obj(int64_t v)
+{
+    msgpack_object o;
+    if (v >= 0) {
+        o.type = MSGPACK_OBJECT_POSITIVE_INTEGER;
+        o.via.u64 = (uint64_t)v;
+    } else {
+        o.type = MSGPACK_OBJECT_NEGATIVE_INTEGER;
+        o.via.i64 = v;
+    }
+    return o;
+}
 
+#define STR_OBJ(lit) s_str_obj((lit), sizeof(lit) - 1)
+
+/* One `event` message, encoded by proto/cdt_ingress.c (the code
+ * conduit-pub uses), so the load tool speaks exactly the protocol. */
 static void
 s_encode(pub_t *self, int64_t now_us)
 {
@@ -246,28 +267,29 @@ s_encode(pub_t *self, int64_t now_us)
         int64_t key = self->o.key_lo + (int64_t)(bench_rand(&self->rng) % span);
         glen = bench_fmt_int(group, sizeof group, self->o.groups_fmt, key);
     }
+    msgpack_object_kv kv[4] = {
+        {STR_OBJ("bs"), s_int_obj((int64_t)self->seq)},
+        {STR_OBJ("bk"), s_int_obj(self->o.epoch)},
+        {STR_OBJ("bt"), s_int_obj(now_us)},
+        {STR_OBJ("p"), s_str_obj(self->pad, self->pad_len)},
+    };
+    msgpack_object data;
+    data.type = MSGPACK_OBJECT_MAP;
+    data.via.map.size = 4;
+    data.via.map.ptr = kv;
+    msgpack_object gobj = s_str_obj(group, glen);
+    cdt_ingress_t m;
+    memset(&m, 0, sizeof m);
+    m.type = CDT_IN_EVENT;
+    m.hub.ptr = self->o.hub;
+    m.hub.len = strlen(self->o.hub);
+    m.groups.v = &gobj;
+    m.groups.n = 1;
+    m.target.ptr = self->o.target;
+    m.target.len = strlen(self->o.target);
+    m.data = &data;
     cdt_buf_reset(&self->buf);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &self->buf, cdt_buf_msgpack_write);
-    msgpack_pack_map(&pk, 5);
-    PACK_LIT(&pk, "type");
-    PACK_LIT(&pk, "event");
-    PACK_LIT(&pk, "hub");
-    s_pack_str(&pk, self->o.hub, strlen(self->o.hub));
-    PACK_LIT(&pk, "group");
-    s_pack_str(&pk, group, glen);
-    PACK_LIT(&pk, "target");
-    s_pack_str(&pk, self->o.target, strlen(self->o.target));
-    PACK_LIT(&pk, "data");
-    msgpack_pack_map(&pk, 4);
-    PACK_LIT(&pk, "bs");
-    msgpack_pack_uint64(&pk, self->seq);
-    PACK_LIT(&pk, "bk");
-    msgpack_pack_int64(&pk, self->o.epoch);
-    PACK_LIT(&pk, "bt");
-    msgpack_pack_int64(&pk, now_us);
-    PACK_LIT(&pk, "p");
-    s_pack_str(&pk, self->pad, self->pad_len);
+    cdt_ingress_encode(&m, &self->buf);
 }
 
 /* One send; false when the high-water mark refused it (retry later). */

@@ -13,6 +13,12 @@
  * on the acknowledged path (ingress_set_sync) and on the task timer for
  * the fire-and-forget path.
  *
+ * Link batches: every loop handler that may produce link messages ends
+ * with gwlink_flush, so what a callback queued for the gateways leaves as
+ * one frame per gateway before the loop waits again (gwlink.h); on the
+ * acknowledged path the flush also runs before the acks are sent, so an
+ * acked event has been handed to ZeroMQ before its publisher hears back.
+ *
  * CurveZMQ (broker.curve_secret_cert): the curve module is created
  * before the sockets and secures all three as they are bound; it is
  * destroyed after them.
@@ -65,13 +71,18 @@ struct broker {
     gwlink_t *gwlink;
     ingress_t *ingress;
     zloop_t *loop;
-    cdt_buf_t args;         /* scratch: event arguments */
-    cdt_buf_t names;        /* scratch: an event's NUL-terminated strings */
-    const char **name_ptrs; /* scratch: pointers into names */
+    /* scratch for one event's router_event_t (s_on_event) */
+    const char **name_ptrs; /* the group names, borrowed */
+    size_t *name_lens;
     size_t name_cap;
-    int64_t iso_sec;       /* the second iso_prefix was made for */
-    char iso_prefix[20];   /* "YYYY-MM-DDTHH:MM:SS" of iso_sec */
-    int64_t sync_retry_ms; /* monotonic: no task sync on ticks before */
+    cdt_str_t args_parts[3];   /* the arguments' bytes (router_event_t) */
+    uint8_t args_head[8];      /* [ and data's new map header */
+    cdt_buf_t args_tail;       /* the added pairs, packed */
+    cdt_buf_t args_pack;       /* a value packed from its object */
+    char iso[CDT_ISO8601_LEN]; /* the added timestamp */
+    int64_t iso_sec;           /* the second iso_prefix was made for */
+    char iso_prefix[20];       /* "YYYY-MM-DDTHH:MM:SS" of iso_sec */
+    int64_t sync_retry_ms;     /* monotonic: no task sync on ticks before */
 };
 
 /* ---- construction ------------------------------------------------------- */
@@ -175,6 +186,9 @@ static int
 s_sync(void *arg, char *err, size_t errlen)
 {
     broker_t *self = arg;
+    /* runs before the batch's positive acks: send what they caused first */
+    if (self->gwlink)
+        gwlink_flush(self->gwlink);
     if (tasks_unsynced(self->tasks) == 0 || tasks_sync(self->tasks) == 0)
         return 0;
     snprintf(err, errlen,
@@ -223,9 +237,9 @@ broker_new(const cdt_config_t *cfg)
     self->cfg = cfg;
     self->incarnation = s_random_u64();
     self->started_ms = cdt_clock_mono_ms();
-    cdt_buf_init(&self->args);
-    cdt_buf_init(&self->names);
     self->iso_sec = INT64_MIN;
+    cdt_buf_init(&self->args_tail);
+    cdt_buf_init(&self->args_pack);
 
     if (cfg->broker_store && cfg->broker_store[0]) {
         char *dir = cdt_config_path(cfg, cfg->broker_store);
@@ -332,8 +346,10 @@ broker_destroy(broker_t **self_p)
     zloop_destroy(&self->loop);
     ingress_destroy(&self->ingress);
     /* a clean stop sends the batches it holds and writes what it owes */
-    if (self->spend && self->gwlink)
+    if (self->spend && self->gwlink) {
         spend_flush(self->spend, cdt_clock_wall_ms());
+        gwlink_flush(self->gwlink);
+    }
     if (self->tasks)
         (void)tasks_sync(self->tasks);
     gwlink_destroy(&self->gwlink);
@@ -348,9 +364,10 @@ broker_destroy(broker_t **self_p)
     keys_destroy(&self->keys);
     cdt_catalog_destroy(&self->catalog);
     store_destroy(&self->store);
-    cdt_buf_release(&self->args);
-    cdt_buf_release(&self->names);
     free(self->name_ptrs);
+    free(self->name_lens);
+    cdt_buf_release(&self->args_tail);
+    cdt_buf_release(&self->args_pack);
     free(self);
     *self_p = NULL;
 }
@@ -390,6 +407,7 @@ s_on_sub(zloop_t *loop, zsock_t *sock, void *arg)
     (void)sock;
     broker_t *self = arg;
     ingress_on_sub(self->ingress, cdt_clock_mono_ms());
+    gwlink_flush(self->gwlink);
     return 0;
 }
 
@@ -400,6 +418,7 @@ s_on_ack(zloop_t *loop, zsock_t *sock, void *arg)
     (void)sock;
     broker_t *self = arg;
     ingress_on_ack(self->ingress, cdt_clock_mono_ms());
+    gwlink_flush(self->gwlink);
     return 0;
 }
 
@@ -410,6 +429,7 @@ s_on_heartbeat(zloop_t *loop, int timer_id, void *arg)
     (void)timer_id;
     broker_t *self = arg;
     gwlink_check_timeouts(self->gwlink, cdt_clock_mono_ms());
+    gwlink_flush(self->gwlink);
     return 0;
 }
 
@@ -427,6 +447,7 @@ s_on_task_tick(zloop_t *loop, int timer_id, void *arg)
     if (tasks_unsynced(self->tasks) > 0 && now >= self->sync_retry_ms &&
         tasks_sync(self->tasks) != 0)
         self->sync_retry_ms = now + 1000;
+    gwlink_flush(self->gwlink);
     return 0;
 }
 
@@ -440,23 +461,11 @@ s_on_spend_tick(zloop_t *loop, int timer_id, void *arg)
     int64_t due = spend_next_deadline(self->spend);
     if (due >= 0 && due <= now)
         spend_tick(self->spend, now, cdt_clock_wall_ms());
+    gwlink_flush(self->gwlink);
     return 0;
 }
 
 /* ---- ingress dispatch --------------------------------------------------- */
-
-static bool
-s_map_has(const msgpack_object *map, const char *key)
-{
-    size_t len = strlen(key);
-    for (uint32_t i = 0; i < map->via.map.size; i++) {
-        const msgpack_object *k = &map->via.map.ptr[i].key;
-        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == len &&
-            memcmp(k->via.str.ptr, key, len) == 0)
-            return true;
-    }
-    return false;
-}
 
 static void
 s_pack_cstr(msgpack_packer *pk, const char *s)
@@ -466,9 +475,6 @@ s_pack_cstr(msgpack_packer *pk, const char *s)
     msgpack_pack_str_body(pk, s, len);
 }
 
-/* The SignalR arguments of an `event`: `arguments` as given, or `data` as
- * the single argument; a map gets `timestamp` and `correlationId` unless
- * it has them (DESIGN.md §3: payloads carry both). */
 /* An event's default timestamp. strftime costs as much as routing the
  * event: the date and time are formatted once per second. */
 static void
@@ -497,83 +503,176 @@ s_event_iso8601(broker_t *self, int64_t wall_ms, char iso[CDT_ISO8601_LEN])
     iso[24] = '\0';
 }
 
-/* The SignalR arguments of an `event`: `arguments` as given, or `data` as
- * the single argument; a map gets `timestamp` and `correlationId` unless
- * it has them (DESIGN.md §3: payloads carry both). */
-static void
-s_pack_event_args(broker_t *self, const cdt_ingress_t *m, cdt_buf_t *out)
+/* A map header for n pairs at h (room for 5); its length. */
+static size_t
+s_map_head(uint8_t *h, size_t n)
 {
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, out, cdt_buf_msgpack_write);
-    if (m->arguments) {
-        msgpack_pack_object(&pk, *m->arguments);
-        return;
+    if (n <= 15) {
+        h[0] = (uint8_t)(0x80 | n);
+        return 1;
     }
-    if (!m->data) {
-        msgpack_pack_array(&pk, 0);
-        return;
+    if (n <= 0xffff) {
+        h[0] = 0xde;
+        h[1] = (uint8_t)(n >> 8);
+        h[2] = (uint8_t)n;
+        return 3;
     }
-    msgpack_pack_array(&pk, 1);
-    const msgpack_object *d = m->data;
-    if (d->type != MSGPACK_OBJECT_MAP) {
-        msgpack_pack_object(&pk, *d);
-        return;
-    }
-    bool add_ts = !s_map_has(d, "timestamp");
-    bool add_cid = m->id.len > 0 && !s_map_has(d, "correlationId");
-    msgpack_pack_map(&pk, d->via.map.size + add_ts + add_cid);
-    for (uint32_t i = 0; i < d->via.map.size; i++) {
-        msgpack_pack_object(&pk, d->via.map.ptr[i].key);
-        msgpack_pack_object(&pk, d->via.map.ptr[i].val);
-    }
-    if (add_ts) {
-        char iso[CDT_ISO8601_LEN];
-        s_event_iso8601(self, m->ts > 0 ? m->ts : cdt_clock_wall_ms(), iso);
-        s_pack_cstr(&pk, "timestamp");
-        s_pack_cstr(&pk, iso);
-    }
-    if (add_cid) {
-        s_pack_cstr(&pk, "correlationId");
-        msgpack_pack_str(&pk, m->id.len);
-        msgpack_pack_str_body(&pk, m->id.ptr, m->id.len);
-    }
+    h[0] = 0xdf;
+    for (int i = 0; i < 4; i++)
+        h[1 + i] = (uint8_t)(n >> (24 - 8 * i));
+    return 5;
 }
 
-/* The router takes C strings: the hub, target and group names are copied
- * NUL-terminated into one reused buffer (no allocation per event once it
- * has grown). */
+/* The pair count of the map header that starts mp, and the header's
+ * length in *head; -1 when mp is not a map. */
+static int64_t
+s_map_count(cdt_str_t mp, size_t *head)
+{
+    const uint8_t *p = (const uint8_t *)mp.ptr;
+    if (mp.len == 0)
+        return -1;
+    if ((p[0] & 0xf0) == 0x80) {
+        *head = 1;
+        return p[0] & 0x0f;
+    }
+    size_t w = p[0] == 0xde ? 2 : p[0] == 0xdf ? 4 : 0;
+    if (w == 0 || mp.len < 1 + w)
+        return -1;
+    int64_t n = 0;
+    for (size_t i = 1; i <= w; i++)
+        n = n << 8 | p[i];
+    *head = 1 + w;
+    return n;
+}
+
+/* Appends s as a MessagePack str, as msgpack_pack_str writes it. */
+static void
+s_put_str(cdt_buf_t *t, const char *s, size_t len)
+{
+    uint8_t h[5];
+    size_t hn;
+    if (len <= 31) {
+        h[0] = (uint8_t)(0xa0 | len);
+        hn = 1;
+    } else if (len <= 0xff) {
+        h[0] = 0xd9;
+        h[1] = (uint8_t)len;
+        hn = 2;
+    } else if (len <= 0xffff) {
+        h[0] = 0xda;
+        h[1] = (uint8_t)(len >> 8);
+        h[2] = (uint8_t)len;
+        hn = 3;
+    } else {
+        h[0] = 0xdb;
+        for (int i = 0; i < 4; i++)
+            h[1 + i] = (uint8_t)(len >> (24 - 8 * i));
+        hn = 5;
+    }
+    cdt_buf_append(t, h, hn);
+    cdt_buf_append(t, s, len);
+}
+
+/* The bytes of an event's `arguments` or `data` value: as they came
+ * (mp), or packed from the object into self->args_pack. */
+static cdt_str_t
+s_value_mp(broker_t *self, cdt_str_t mp, const msgpack_object *obj)
+{
+    if (mp.ptr)
+        return mp;
+    cdt_buf_reset(&self->args_pack);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &self->args_pack, cdt_buf_msgpack_write);
+    msgpack_pack_object(&pk, *obj);
+    cdt_str_t out = {(const char *)self->args_pack.data, self->args_pack.len};
+    return out;
+}
+
+/* The SignalR arguments of an `event`, as MessagePack bytes in parts
+ * (self->args_parts) that borrow from m and the broker's scratch, valid
+ * until the next event: `arguments` as they came, or `data` as the
+ * single argument, a map gaining `timestamp` and `correlationId` unless
+ * it has them (DESIGN.md §3: payloads carry both). A map that gains
+ * pairs is sent as a new map header, its pairs as they came and the
+ * added pairs: nothing is unpacked or packed again. Returns the number of
+ * parts. */
+static size_t
+s_event_args(broker_t *self, const cdt_ingress_t *m)
+{
+    cdt_str_t *part = self->args_parts;
+    if (m->arguments || m->arguments_mp.ptr) {
+        part[0] = s_value_mp(self, m->arguments_mp, m->arguments);
+        return 1;
+    }
+    uint8_t *h = self->args_head;
+    bool has_data = m->data || m->data_mp.ptr;
+    h[0] = has_data ? 0x91 : 0x90;
+    part[0].ptr = (const char *)h;
+    part[0].len = 1;
+    if (!has_data)
+        return 1;
+    cdt_str_t d = s_value_mp(self, m->data_mp, m->data);
+    part[1] = d;
+    size_t head;
+    int64_t n = s_map_count(d, &head);
+    if (n < 0)
+        return 2;
+    bool add_ts = !cdt_ingress_mp_map_has(d, "timestamp", 9);
+    bool add_cid =
+        m->id.len > 0 && !cdt_ingress_mp_map_has(d, "correlationId", 13);
+    if (!add_ts && !add_cid)
+        return 2;
+    part[0].len += s_map_head(h + 1, (size_t)n + add_ts + add_cid);
+    part[1].ptr = d.ptr + head;
+    part[1].len = d.len - head;
+    cdt_buf_t *t = &self->args_tail;
+    cdt_buf_reset(t);
+    if (add_ts) {
+        s_event_iso8601(self, m->ts > 0 ? m->ts : cdt_clock_wall_ms(),
+                        self->iso);
+        s_put_str(t, "timestamp", 9);
+        s_put_str(t, self->iso, strlen(self->iso));
+    }
+    if (add_cid) {
+        s_put_str(t, "correlationId", 13);
+        s_put_str(t, m->id.ptr, m->id.len);
+    }
+    part[2].ptr = (const char *)t->data;
+    part[2].len = t->len;
+    return 3;
+}
+
+/* The router gets the decoded strings as they are and the arguments'
+ * bytes as they came: no copy, no packing and unpacking in between
+ * (router_route_event). */
 static int
 s_on_event(broker_t *self, const cdt_ingress_t *m, char *err, size_t errlen)
 {
     size_t n = m->groups.n;
-    if (n + 1 > self->name_cap) {
-        self->name_cap = (n + 1) * 2;
+    if (n > self->name_cap) {
+        self->name_cap = n * 2;
         self->name_ptrs =
             cdt_xrealloc(self->name_ptrs, self->name_cap * sizeof(char *));
+        self->name_lens =
+            cdt_xrealloc(self->name_lens, self->name_cap * sizeof(size_t));
     }
-    cdt_buf_t *b = &self->names;
-    cdt_buf_reset(b);
-    cdt_buf_append(b, m->hub.ptr, m->hub.len);
-    cdt_buf_append_byte(b, 0);
-    cdt_buf_append(b, m->target.ptr, m->target.len);
-    cdt_buf_append_byte(b, 0);
     for (size_t i = 0; i < n; i++) {
         cdt_str_t g = cdt_strv_at(m->groups, i);
-        cdt_buf_append(b, g.ptr, g.len);
-        cdt_buf_append_byte(b, 0);
+        self->name_ptrs[i] = g.ptr;
+        self->name_lens[i] = g.len;
     }
-    /* pointers only now: the buffer may have moved while it grew */
-    const char *base = (const char *)b->data;
-    const char *target = base + m->hub.len + 1;
-    size_t off = m->hub.len + 1 + m->target.len + 1;
-    for (size_t i = 0; i < n; i++) {
-        self->name_ptrs[i] = base + off;
-        off += cdt_strv_at(m->groups, i).len + 1;
-    }
-    cdt_buf_reset(&self->args);
-    s_pack_event_args(self, m, &self->args);
-    return router_route(self->router, base, self->name_ptrs, n, target,
-                        self->args.data, self->args.len, err, errlen);
+    router_event_t ev = {
+        .hub = m->hub.ptr,
+        .hub_len = m->hub.len,
+        .groups = self->name_ptrs,
+        .group_lens = self->name_lens,
+        .n_groups = n,
+        .target = m->target.ptr,
+        .target_len = m->target.len,
+        .args_mp = self->args_parts,
+    };
+    ev.n_args_mp = s_event_args(self, m);
+    return router_route_event(self->router, &ev, err, errlen);
 }
 
 static int
@@ -747,6 +846,7 @@ broker_stats_pack(broker_t *self, cdt_buf_t *out)
     s_kv_u64(&kv, "link_garbage", gc->garbage);
     s_kv_u64(&kv, "link_oversize", gc->oversize);
     s_kv_u64(&kv, "link_send_errors", gc->send_errors);
+    s_kv_u64(&kv, "link_frames", gc->frames);
     s_pack_gateways(self, &kv);
 
     const ingress_counters_t *ic = ingress_counters(self->ingress);

@@ -8,6 +8,15 @@
  * first join and freed by the last leave, so the tables hold only groups
  * that someone is in.
  *
+ * The group tables are on the path of every routed event, so they are
+ * not zhashx (a lookup there walks a chain of separately allocated items
+ * and key strings: several cache misses per event with many groups) but
+ * open addressing with linear probing: a slot holds the name's full hash
+ * and the record, a record holds its name and, for the first few gateway
+ * slots, its member counts, so a lookup touches the slot array and one
+ * record. Deletion shifts the following entries back (no tombstones). A
+ * table doubles at half load and never shrinks: it keeps its peak size.
+ *
  * SPDX-License-Identifier: MIT
  */
 #include "broker/groups.h"
@@ -20,13 +29,31 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Member counts of this many gateway slots live in the record itself. */
+#define GROUP_SMALL 4
+
 typedef struct group_rec {
-    char *name;       /* the hash key; owned */
-    size_t hub;       /* index in the catalog */
-    uint32_t *counts; /* members per gateway slot; owned */
+    uint64_t hash;    /* of the name, as in its table's slot */
+    uint32_t *counts; /* members per gateway slot: small, or owned */
+    uint32_t hub;     /* index in the catalog */
     uint32_t n_counts;
     uint32_t members; /* sum of counts */
+    uint32_t name_len;
+    uint32_t small[GROUP_SMALL];
+    char name[]; /* NUL-terminated */
 } group_t;
+
+typedef struct gslot {
+    uint64_t hash;
+    group_t *g; /* NULL = empty */
+} gslot_t;
+
+/* One hub's groups by name. */
+typedef struct gtable {
+    gslot_t *slots;
+    size_t mask; /* slots - 1 (a power of two), or 0 before the first */
+    size_t n;
+} gtable_t;
 
 typedef struct conn_key {
     uint64_t conn_id;
@@ -63,7 +90,7 @@ typedef struct gwslot {
 
 struct groups {
     size_t n_hubs;
-    zhashx_t **hub_groups; /* per hub: name -> group_t */
+    gtable_t *hub_groups; /* per hub: name -> group_t */
     size_t *hub_conns;
     zhashx_t *conns;   /* conn_key_t -> groups_conn_t */
     zhashx_t *keyrecs; /* int64 -> keyrec_t */
@@ -91,12 +118,6 @@ s_conn_cmp(const void *a, const void *b)
     return memcmp(a, b, sizeof(conn_key_t));
 }
 
-static int
-s_str_cmp(const void *a, const void *b)
-{
-    return strcmp(a, b);
-}
-
 static zhashx_t *
 s_table(zhashx_hash_fn *hasher, zhashx_comparator_fn *cmp)
 {
@@ -110,6 +131,78 @@ s_table(zhashx_hash_fn *hasher, zhashx_comparator_fn *cmp)
     return t;
 }
 
+/* ---- group tables ------------------------------------------------------- */
+
+static uint64_t
+s_name_hash(const char *name, size_t len)
+{
+    return (uint64_t)hashfn_bytes(name, len);
+}
+
+static group_t *
+s_gt_find(const gtable_t *t, const char *name, size_t len, uint64_t hash)
+{
+    if (!t->mask)
+        return NULL;
+    for (size_t i = hash & t->mask;; i = (i + 1) & t->mask) {
+        const gslot_t *sl = &t->slots[i];
+        if (!sl->g)
+            return NULL;
+        if (sl->hash == hash && sl->g->name_len == len &&
+            memcmp(sl->g->name, name, len) == 0)
+            return sl->g;
+    }
+}
+
+static void
+s_gt_place(gtable_t *t, group_t *g)
+{
+    size_t i = g->hash & t->mask;
+    while (t->slots[i].g)
+        i = (i + 1) & t->mask;
+    t->slots[i].hash = g->hash;
+    t->slots[i].g = g;
+}
+
+/* Adds g (not present). */
+static void
+s_gt_insert(gtable_t *t, group_t *g)
+{
+    if (2 * (t->n + 1) > t->mask + 1 || !t->mask) {
+        size_t old_n = t->mask ? t->mask + 1 : 0;
+        gslot_t *old = t->slots;
+        size_t n = old_n ? 2 * old_n : 16;
+        t->slots = cdt_xcalloc(n, sizeof *t->slots);
+        t->mask = n - 1;
+        for (size_t i = 0; i < old_n; i++)
+            if (old[i].g)
+                s_gt_place(t, old[i].g);
+        free(old);
+    }
+    s_gt_place(t, g);
+    t->n++;
+}
+
+/* Removes g (present), shifting back the entries of its probe run. */
+static void
+s_gt_remove(gtable_t *t, const group_t *g)
+{
+    size_t i = g->hash & t->mask;
+    while (t->slots[i].g != g)
+        i = (i + 1) & t->mask;
+    for (size_t j = (i + 1) & t->mask; t->slots[j].g; j = (j + 1) & t->mask) {
+        size_t home = t->slots[j].hash & t->mask;
+        /* j's entry may move to i if i lies on its way from home to j */
+        if (((j - home) & t->mask) >= ((j - i) & t->mask)) {
+            t->slots[i] = t->slots[j];
+            i = j;
+        }
+    }
+    t->slots[i].g = NULL;
+    t->slots[i].hash = 0;
+    t->n--;
+}
+
 /* ---- lifecycle ---------------------------------------------------------- */
 
 groups_t *
@@ -117,10 +210,8 @@ groups_new(size_t n_hubs)
 {
     groups_t *self = cdt_xcalloc(1, sizeof *self);
     self->n_hubs = n_hubs;
-    self->hub_groups = cdt_xcalloc(n_hubs ? n_hubs : 1, sizeof(zhashx_t *));
+    self->hub_groups = cdt_xcalloc(n_hubs ? n_hubs : 1, sizeof(gtable_t));
     self->hub_conns = cdt_xcalloc(n_hubs ? n_hubs : 1, sizeof(size_t));
-    for (size_t i = 0; i < n_hubs; i++)
-        self->hub_groups[i] = s_table(hashfn_str, s_str_cmp);
     self->conns = s_table(s_conn_hash, s_conn_cmp);
     self->keyrecs = s_table(hashfn_i64, hashfn_i64_cmp);
     return self;
@@ -129,8 +220,8 @@ groups_new(size_t n_hubs)
 static void
 s_group_free(group_t *g)
 {
-    free(g->name);
-    free(g->counts);
+    if (g->counts != g->small)
+        free(g->counts);
     free(g);
 }
 
@@ -155,13 +246,12 @@ groups_destroy(groups_t **self_p)
             free(k);
         zhashx_destroy(&self->keyrecs);
     }
-    for (size_t i = 0; i < self->n_hubs; i++) {
-        zhashx_t *t = self->hub_groups[i];
-        if (!t)
-            continue;
-        for (group_t *g = zhashx_first(t); g; g = zhashx_next(t))
-            s_group_free(g);
-        zhashx_destroy(&t);
+    for (size_t i = 0; self->hub_groups && i < self->n_hubs; i++) {
+        gtable_t *t = &self->hub_groups[i];
+        for (size_t j = 0; t->mask && j <= t->mask; j++)
+            if (t->slots[j].g)
+                s_group_free(t->slots[j].g);
+        free(t->slots);
     }
     free(self->hub_groups);
     free(self->hub_conns);
@@ -246,7 +336,7 @@ s_group_release(groups_t *self, group_t *g, uint32_t gw)
     g->members--;
     self->n_memberships--;
     if (g->members == 0) {
-        zhashx_delete(self->hub_groups[g->hub], g->name);
+        s_gt_remove(&self->hub_groups[g->hub], g);
         s_group_free(g);
         self->n_groups--;
     }
@@ -339,10 +429,17 @@ s_conn_index(const groups_conn_t *c, const group_t *g)
     return -1;
 }
 
+/* The group of hub called name, or NULL. */
+static group_t *
+s_group(const groups_t *self, size_t hub, const char *name, size_t len)
+{
+    return s_gt_find(&self->hub_groups[hub], name, len, s_name_hash(name, len));
+}
+
 bool
 groups_conn_in(const groups_t *self, const groups_conn_t *c, const char *group)
 {
-    group_t *g = zhashx_lookup(self->hub_groups[c->hub], group);
+    group_t *g = s_group(self, c->hub, group, strlen(group));
     return g && s_conn_index(c, g) >= 0;
 }
 
@@ -355,28 +452,34 @@ groups_join(groups_t *self, groups_conn_t *c, const char *group)
     size_t len = strlen(group);
     if (len == 0 || len > GROUPS_NAME_MAX)
         return -1;
-    zhashx_t *t = self->hub_groups[c->hub];
-    group_t *g = zhashx_lookup(t, group);
+    gtable_t *t = &self->hub_groups[c->hub];
+    uint64_t hash = s_name_hash(group, len);
+    group_t *g = s_gt_find(t, group, len, hash);
     if (g && s_conn_index(c, g) >= 0)
         return 0;
     if (c->n_groups >= GROUPS_MAX_PER_CONN)
         return -1;
     if (!g) {
-        g = cdt_xcalloc(1, sizeof *g);
-        g->name = cdt_xstrndup(group, len);
-        g->hub = c->hub;
-        if (zhashx_insert(t, g->name, g) != 0)
-            abort();
+        g = cdt_xcalloc(1, sizeof *g + len + 1);
+        memcpy(g->name, group, len);
+        g->name_len = (uint32_t)len;
+        g->hash = hash;
+        g->hub = (uint32_t)c->hub;
+        g->counts = g->small;
+        g->n_counts = GROUP_SMALL;
+        s_gt_insert(t, g);
         self->n_groups++;
     }
     uint32_t gw = c->ck.gw;
     if (gw >= g->n_counts) {
-        uint32_t n = g->n_counts ? g->n_counts : 1;
+        uint32_t n = g->n_counts;
         while (n <= gw)
             n *= 2;
-        g->counts = cdt_xrealloc(g->counts, n * sizeof(uint32_t));
-        memset(g->counts + g->n_counts, 0,
-               (n - g->n_counts) * sizeof(uint32_t));
+        uint32_t *counts = cdt_xcalloc(n, sizeof(uint32_t));
+        memcpy(counts, g->counts, g->n_counts * sizeof(uint32_t));
+        if (g->counts != g->small)
+            free(g->counts);
+        g->counts = counts;
         g->n_counts = n;
     }
     g->counts[gw]++;
@@ -394,7 +497,7 @@ int
 groups_leave(groups_t *self, groups_conn_t *c, const char *group)
 {
     assert(self && c && group);
-    group_t *g = zhashx_lookup(self->hub_groups[c->hub], group);
+    group_t *g = s_group(self, c->hub, group, strlen(group));
     if (!g)
         return 0;
     int i = s_conn_index(c, g);
@@ -436,23 +539,29 @@ groups_drop_key(groups_t *self, int64_t key_id)
 /* ---- routing ------------------------------------------------------------ */
 
 size_t
-groups_route(groups_t *self, size_t hub, const char *const *names, size_t n,
-             const uint32_t **gws_p)
+groups_route_n(groups_t *self, size_t hub, const char *const *names,
+               const size_t *lens, size_t n, const uint32_t **gws_p)
 {
     assert(self && gws_p);
     size_t out = 0;
     *gws_p = self->route_out;
     if (hub >= self->n_hubs)
         return 0;
-    uint64_t stamp = ++self->route_stamp;
-    zhashx_t *t = self->hub_groups[hub];
+    const gtable_t *t = &self->hub_groups[hub];
+    /* one group on one gateway is the common case: no de-duplication */
+    uint64_t stamp = n > 1 ? ++self->route_stamp : 0;
     for (size_t i = 0; i < n; i++) {
-        group_t *g = zhashx_lookup(t, names[i]);
+        group_t *g =
+            s_gt_find(t, names[i], lens[i], s_name_hash(names[i], lens[i]));
         if (!g)
             continue;
-        for (uint32_t gw = 0; gw < g->n_counts; gw++) {
-            if (!g->counts[gw] || gw >= self->n_slots ||
-                self->slots[gw].stamp == stamp)
+        uint32_t left = g->members;
+        for (uint32_t gw = 0; left > 0 && gw < g->n_counts; gw++) {
+            if (!g->counts[gw])
+                continue;
+            left -= g->counts[gw];
+            if (gw >= self->n_slots ||
+                (stamp && self->slots[gw].stamp == stamp))
                 continue;
             self->slots[gw].stamp = stamp;
             if (out == self->route_cap) {
@@ -467,13 +576,27 @@ groups_route(groups_t *self, size_t hub, const char *const *names, size_t n,
     return out;
 }
 
+size_t
+groups_route(groups_t *self, size_t hub, const char *const *names, size_t n,
+             const uint32_t **gws_p)
+{
+    size_t small[8] = {0};
+    size_t *lens = n <= 8 ? small : cdt_xcalloc(n, sizeof(size_t));
+    for (size_t i = 0; i < n; i++)
+        lens[i] = strlen(names[i]);
+    size_t out = groups_route_n(self, hub, names, lens, n, gws_p);
+    if (lens != small)
+        free(lens);
+    return out;
+}
+
 uint32_t
 groups_members_on(const groups_t *self, size_t hub, const char *group,
                   uint32_t gw)
 {
     if (hub >= self->n_hubs)
         return 0;
-    group_t *g = zhashx_lookup(self->hub_groups[hub], group);
+    group_t *g = s_group(self, hub, group, strlen(group));
     return g && gw < g->n_counts ? g->counts[gw] : 0;
 }
 
@@ -482,7 +605,7 @@ groups_members(const groups_t *self, size_t hub, const char *group)
 {
     if (hub >= self->n_hubs)
         return 0;
-    group_t *g = zhashx_lookup(self->hub_groups[hub], group);
+    group_t *g = s_group(self, hub, group, strlen(group));
     return g ? g->members : 0;
 }
 
@@ -522,7 +645,7 @@ groups_n_groups(const groups_t *self)
 size_t
 groups_hub_groups(const groups_t *self, size_t hub)
 {
-    return hub < self->n_hubs ? zhashx_size(self->hub_groups[hub]) : 0;
+    return hub < self->n_hubs ? self->hub_groups[hub].n : 0;
 }
 
 size_t

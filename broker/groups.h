@@ -14,7 +14,8 @@
  * key each undo exactly the memberships involved.
  *
  * Costs: join, leave and lookups are O(1) hash operations plus a scan of
- * the connection's own group list (bounded by GROUPS_MAX_PER_CONN);
+ * the connection's own group list (bounded by GROUPS_MAX_PER_CONN); the
+ * group tables are open-addressing hashes built for routing's lookups;
  * dropping a gateway or a key is O(its connections x their groups).
  * Gateway slots are small integers chosen by the caller (gwlink), reused
  * after groups_drop_gateway.
@@ -98,6 +99,11 @@ size_t groups_drop_key(groups_t *self, int64_t key_id);
  * registry, valid until the next call. Returns its length. */
 size_t groups_route(groups_t *self, size_t hub, const char *const *names,
                     size_t n, const uint32_t **gws_p);
+
+/* groups_route for names given with their lengths (lens[i] bytes of
+ * names[i], no NUL needed): the router's per-event form. */
+size_t groups_route_n(groups_t *self, size_t hub, const char *const *names,
+                      const size_t *lens, size_t n, const uint32_t **gws_p);
 
 /* Members of the group on gateway gw (0 if the group does not exist). */
 uint32_t groups_members_on(const groups_t *self, size_t hub, const char *group,

@@ -1,6 +1,19 @@
 /*
  * gwlink - the broker's end of the gateway link.
  *
+ * Batches. Everything for an admitted gateway goes through its batch
+ * buffer, in order: the router's EVENTs, the replies, KICK. gwlink_flush
+ * (the broker calls it when each loop callback returns) sends every
+ * non-empty batch as one frame (proto/cdt_link.h), and a batch that
+ * reaches CDT_LINK_BATCH_BYTES is sent at once. Only an unregistered
+ * peer's replies (the PONG that asks for HELLO, and the refusals after
+ * it) are sent unbatched: nothing else is ever queued for it.
+ *
+ * Bounds: SNDHWM frames per gateway queue inside ZeroMQ; a frame holds at
+ * most CDT_LINK_BATCH_BYTES plus one message, so a gateway that stops
+ * reading costs at most SNDHWM x (16 KiB + a message) here before sends to
+ * it fail (counted, never blocking).
+ *
  * SPDX-License-Identifier: MIT
  */
 #define CDT_LOG_MODULE "gwlink"
@@ -30,7 +43,8 @@
 #define BATCH        512
 #define RID_MAX      255
 #define NAME_MAX_LEN 256
-#define SNDHWM       100000
+#define SNDHWM       8192   /* frames: batches (see above) */
+#define RCVHWM       100000 /* frames: one message each */
 
 typedef struct gw {
     uint8_t rid[RID_MAX];
@@ -41,8 +55,11 @@ typedef struct gw {
     uint64_t session; /* the incarnation this gateway is told */
     uint32_t slot;
     int64_t last_seen_ms;
-    uint64_t sends;  /* frames sent to it */
+    uint64_t sends;  /* messages queued for it */
     uint64_t events; /* of sends: through gwlink_send (the router) */
+    cdt_buf_t batch; /* messages not yet sent, back to back */
+    uint32_t batch_msgs;
+    bool dirty; /* its slot is in gwlink.dirty */
 } gw_t;
 
 struct gwlink {
@@ -51,6 +68,8 @@ struct gwlink {
     zhashx_t *by_rid; /* hexid -> gw_t (owned) */
     gw_t **slots;     /* slot -> gw_t (borrowed from by_rid) */
     uint32_t n_slots;
+    uint32_t *dirty; /* slots whose batch may hold messages */
+    uint32_t n_dirty, cap_dirty;
     uint64_t admissions;
     cdt_buf_t out;
     cdt_buf_t json;
@@ -100,7 +119,7 @@ gwlink_new(const char *endpoint, const gwlink_ctx_t *ctx)
     }
     zsock_set_router_mandatory(self->sock, 1);
     zsock_set_sndhwm(self->sock, SNDHWM);
-    zsock_set_rcvhwm(self->sock, SNDHWM);
+    zsock_set_rcvhwm(self->sock, RCVHWM);
     zsock_set_linger(self->sock, 0);
     if (ctx->max_frame_bytes > 0) {
         /* Far larger frames make ZeroMQ drop the peer before we read
@@ -126,6 +145,7 @@ fail:
 static void
 s_gw_free(gw_t *gw)
 {
+    cdt_buf_release(&gw->batch);
     free(gw->name);
     free(gw);
 }
@@ -145,6 +165,7 @@ gwlink_destroy(gwlink_t **self_p)
     }
     zsock_destroy(&self->sock);
     free(self->slots);
+    free(self->dirty);
     cdt_buf_release(&self->out);
     cdt_buf_release(&self->json);
     msgpack_zone_destroy(&self->zone);
@@ -161,15 +182,17 @@ gwlink_sock(gwlink_t *self)
 
 /* ---- sending ------------------------------------------------------------ */
 
+/* Sends one frame to rid; msgs is how many link messages it holds (what
+ * a failure loses). */
 static int
 s_send_rid(gwlink_t *self, const uint8_t *rid, size_t rid_len,
-           const void *frame, size_t len)
+           const void *frame, size_t len, uint32_t msgs)
 {
     void *s = zsock_resolve(self->sock);
     if (zmq_send(s, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1 ||
         zmq_send(s, frame, len, ZMQ_DONTWAIT) == -1) {
         int e = zmq_errno();
-        self->counters.send_errors++;
+        self->counters.send_errors += msgs;
         uint64_t skipped = 0;
         if (ratelog_allow(&self->send_log, cdt_clock_mono_ms(), &skipped))
             cdt_log_warn("cannot send to a gateway: %s (%" PRIu64
@@ -180,14 +203,58 @@ s_send_rid(gwlink_t *self, const uint8_t *rid, size_t rid_len,
                          skipped);
         return -1;
     }
+    self->counters.frames++;
     return 0;
 }
 
-static int
-s_send_gw(gwlink_t *self, gw_t *g, const void *frame, size_t len)
+/* Sends g's batch now, if it holds anything. */
+static void
+s_flush_gw(gwlink_t *self, gw_t *g)
+{
+    if (g->batch.len == 0)
+        return;
+    (void)s_send_rid(self, g->rid, g->rid_len, g->batch.data, g->batch.len,
+                     g->batch_msgs);
+    g->batch_msgs = 0;
+    if (g->batch.cap > 4 * CDT_LINK_BATCH_BYTES)
+        cdt_buf_release(&g->batch); /* after one huge message */
+    else
+        cdt_buf_reset(&g->batch);
+}
+
+/* Appends one message to g's batch. */
+static void
+s_queue(gwlink_t *self, gw_t *g, const void *msg, size_t len)
 {
     g->sends++;
-    return s_send_rid(self, g->rid, g->rid_len, frame, len);
+    if (!g->dirty) {
+        if (self->n_dirty == self->cap_dirty) {
+            self->cap_dirty = self->cap_dirty ? self->cap_dirty * 2 : 8;
+            self->dirty =
+                cdt_xrealloc(self->dirty, self->cap_dirty * sizeof(uint32_t));
+        }
+        self->dirty[self->n_dirty++] = g->slot;
+        g->dirty = true;
+    }
+    cdt_buf_append(&g->batch, msg, len);
+    g->batch_msgs++;
+    if (g->batch.len >= CDT_LINK_BATCH_BYTES)
+        s_flush_gw(self, g);
+}
+
+void
+gwlink_flush(gwlink_t *self)
+{
+    assert(self);
+    for (uint32_t i = 0; i < self->n_dirty; i++) {
+        uint32_t slot = self->dirty[i];
+        gw_t *g = slot < self->n_slots ? self->slots[slot] : NULL;
+        if (!g)
+            continue; /* removed meanwhile, its batch sent before */
+        s_flush_gw(self, g);
+        g->dirty = false;
+    }
+    self->n_dirty = 0;
 }
 
 int
@@ -198,7 +265,8 @@ gwlink_send(gwlink_t *self, uint32_t gw, const void *frame, size_t len)
         return -1;
     gw_t *g = self->slots[gw];
     g->events++;
-    return s_send_gw(self, g, frame, len);
+    s_queue(self, g, frame, len);
+    return 0;
 }
 
 int
@@ -209,13 +277,16 @@ gwlink_send_fn(void *arg, uint32_t gw, const void *frame, size_t len)
 
 static gw_t *s_find(gwlink_t *self, const uint8_t *rid, size_t rid_len);
 
+/* Sends self->out to rid: into its batch when it is an admitted gateway,
+ * else at once. */
 static void
 s_reply(gwlink_t *self, const uint8_t *rid, size_t rid_len)
 {
     gw_t *g = s_find(self, rid, rid_len);
     if (g)
-        g->sends++;
-    (void)s_send_rid(self, rid, rid_len, self->out.data, self->out.len);
+        s_queue(self, g, self->out.data, self->out.len);
+    else
+        (void)s_send_rid(self, rid, rid_len, self->out.data, self->out.len, 1);
     cdt_buf_reset(&self->out);
 }
 
@@ -250,6 +321,7 @@ s_forget_state(gwlink_t *self, gw_t *gw)
 static void
 s_remove(gwlink_t *self, gw_t *gw)
 {
+    s_flush_gw(self, gw); /* what it was sent so far, in order */
     s_forget_state(self, gw);
     self->slots[gw->slot] = NULL;
     zhashx_delete(self->by_rid, gw->hexid);
@@ -537,8 +609,7 @@ gwlink_kick(gwlink_t *self, int64_t key_id, const char *reason)
     cdt_link_encode_kick(&self->out, key_id, reason ? reason : "");
     for (uint32_t i = 0; i < self->n_slots; i++)
         if (self->slots[i])
-            (void)s_send_gw(self, self->slots[i], self->out.data,
-                            self->out.len);
+            s_queue(self, self->slots[i], self->out.data, self->out.len);
     cdt_buf_reset(&self->out);
     self->counters.kicks++;
     return groups_drop_key(self->ctx.groups, key_id);
@@ -746,10 +817,10 @@ gwlink_handle(gwlink_t *self, const uint8_t *rid, size_t rid_len,
     msgpack_zone_clear(&self->zone);
 }
 
-void
-gwlink_on_readable(gwlink_t *self, int64_t now_ms)
+/* Reads and handles up to BATCH messages. */
+static void
+s_read(gwlink_t *self, int64_t now_ms)
 {
-    assert(self);
     void *s = zsock_resolve(self->sock);
     for (int i = 0; i < BATCH; i++) {
         zmq_msg_t rid, body;
@@ -783,6 +854,14 @@ gwlink_on_readable(gwlink_t *self, int64_t now_ms)
         zmq_msg_close(&rid);
         zmq_msg_close(&body);
     }
+}
+
+void
+gwlink_on_readable(gwlink_t *self, int64_t now_ms)
+{
+    assert(self);
+    s_read(self, now_ms);
+    gwlink_flush(self);
 }
 
 const gwlink_counters_t *

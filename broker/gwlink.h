@@ -26,9 +26,15 @@
  * INVOKE_REP, followed for a task subscription by a DIRECT with the
  * task's last event on that hub. KICK goes to every gateway.
  *
- * Sends use ZMQ_ROUTER_MANDATORY without blocking: a message to a gateway
- * that is gone or whose queue is full is counted and dropped, never
- * allowed to stall the broker loop.
+ * Batches (proto/cdt_link.h). Every message for an admitted gateway is
+ * appended to that gateway's batch, in the order it is produced, and
+ * gwlink_flush sends each batch as one frame; the owner calls it when
+ * every loop callback that may have produced messages returns, so no
+ * message waits across a loop turn. gwlink_on_readable flushes itself.
+ *
+ * Sends use ZMQ_ROUTER_MANDATORY without blocking: a batch for a gateway
+ * that is gone or whose queue is full is counted (per message) and
+ * dropped, never allowed to stall the broker loop.
  *
  * Hostile input. A frame larger than max_frame_bytes, one that does not
  * decode (cdt_link_decode: garbage, truncated MessagePack, wrong shape),
@@ -90,7 +96,8 @@ typedef struct gwlink_counters {
     uint64_t kicks;
     uint64_t garbage;     /* undecodable, misdirected or oversize */
     uint64_t oversize;    /* of garbage: frames over max_frame_bytes */
-    uint64_t send_errors; /* gateway gone or its queue full */
+    uint64_t send_errors; /* messages lost: gateway gone or queue full */
+    uint64_t frames;      /* frames (batches) sent */
 } gwlink_counters_t;
 
 /* One admitted gateway, for the stats answer. */
@@ -98,7 +105,7 @@ typedef struct gwlink_gateway_info {
     const char *name; /* borrowed; valid until the next loop turn */
     uint32_t slot;
     size_t connections; /* the broker's view */
-    uint64_t sends;     /* frames sent to it (events, replies) */
+    uint64_t sends;     /* messages queued for it (events, replies) */
     uint64_t events;    /* of sends: EVENT frames routed to it */
     int64_t silent_ms;  /* since its last message */
 } gwlink_gateway_info_t;
@@ -114,24 +121,31 @@ void gwlink_destroy(gwlink_t **self_p);
 /* The socket, for zloop_reader. */
 zsock_t *gwlink_sock(gwlink_t *self);
 
-/* Reads and handles what is waiting (a bounded batch). */
+/* Reads and handles what is waiting (a bounded batch), then flushes. */
 void gwlink_on_readable(gwlink_t *self, int64_t now_ms);
 
 /* Handles one message from routing id rid (exposed for tests). */
 void gwlink_handle(gwlink_t *self, const uint8_t *rid, size_t rid_len,
                    const uint8_t *buf, size_t len, int64_t now_ms);
 
-/* Sends one frame to gateway slot gw. Returns 0 or -1. */
+/* Queues one encoded link message for gateway slot gw (sent by the next
+ * gwlink_flush, or at once if its batch is full). Returns 0, or -1 if no
+ * gateway holds the slot. A failure to send is counted in send_errors. */
 int gwlink_send(gwlink_t *self, uint32_t gw, const void *frame, size_t len);
 
 /* gwlink_send as a router_send_fn (arg = the gwlink). */
 int gwlink_send_fn(void *arg, uint32_t gw, const void *frame, size_t len);
 
+/* Sends every gateway's batch (one frame each). Call before the loop
+ * waits again, after anything that may have queued messages. */
+void gwlink_flush(gwlink_t *self);
+
 /* Forgets gateways silent for timeout_ms. */
 void gwlink_check_timeouts(gwlink_t *self, int64_t now_ms);
 
-/* Tells every gateway to close key_id's connections and forgets them now.
- * Returns how many connections the broker knew of. */
+/* Tells every gateway to close key_id's connections (queued, in order
+ * after what each was sent before) and forgets them now. Returns how many
+ * connections the broker knew of. */
 size_t gwlink_kick(gwlink_t *self, int64_t key_id, const char *reason);
 
 size_t gwlink_n_gateways(const gwlink_t *self);

@@ -31,6 +31,8 @@
  * a guard against memory exhaustion, far above the refusal limit. */
 #define HARD_LIMIT_FACTOR 16
 #define SEQ_MAX           64
+/* Group names an event may list and still take the fast path. */
+#define FAST_GROUPS 64
 
 /* One ack of a batch, waiting for the sync. */
 typedef struct {
@@ -54,6 +56,8 @@ struct ingress {
     /* decoded messages live here until handled: one zone for all, cleared
      * per message, so that decoding allocates nothing in steady state */
     msgpack_zone zone;
+    /* the group names of an event decoded by the fast path */
+    msgpack_object fast_groups[FAST_GROUPS];
     /* [0] the SUB endpoint, [1] the ROUTER; then by s_kind */
     ratelog_t garbage_log[2][3];
     ratelog_t refused_log;
@@ -221,6 +225,14 @@ s_process(ingress_t *self, const uint8_t *buf, size_t len, cdt_buf_t *ack,
         s_garbage(self, on_ack, K_OVERSIZE, err, now_ms);
         goto reply;
     }
+    cdt_ingress_t msg;
+    /* An event as services usually send it is read straight from the
+     * bytes, bounds-checked as it goes, allocating nothing and never
+     * handing them to msgpack-c (cdt_ingress.h); anything else takes the
+     * general path below, which also words every refusal. */
+    if (len > 0 && cdt_ingress_decode_event(buf, len, &msg, self->fast_groups,
+                                            FAST_GROUPS) == 0)
+        goto handle;
     /* Checked before unpacking: msgpack-c allocates a container's storage
      * from its declared count (common/cdt_msgpack.h). */
     size_t used = 0, off = 0;
@@ -259,11 +271,13 @@ s_process(ingress_t *self, const uint8_t *buf, size_t len, cdt_buf_t *ack,
         rc = 0;
         goto done;
     }
-    cdt_ingress_t msg;
     if (cdt_ingress_decode(&obj, &msg, err, sizeof err) != 0) {
         s_garbage(self, on_ack, K_MALFORMED, err, now_ms);
         goto reply;
     }
+    /* handlers may pass values on as they came (cdt_ingress_value_bytes) */
+    cdt_ingress_set_raw(&msg, buf, len);
+handle:
     err[0] = '\0';
     const char *tname = cdt_ingress_type_name(msg.type);
     if (self->handler(self->arg, &msg, err, sizeof err) == 0) {

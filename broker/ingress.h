@@ -6,14 +6,17 @@
  *   broker.ingress_ack  ROUTER, bound: conduit-pub's DEALER sends
  *                       [8-byte seq][map] and gets [seq][ack map] back.
  *
- * Every message is size-checked (broker.max_ingress_bytes), checked with
+ * Every message is size-checked (broker.max_ingress_bytes). An `event`
+ * as services usually send it is then decoded straight from the bytes
+ * (cdt_ingress_decode_event: one bounds-checked walk, no allocation, no
+ * msgpack-c; the highest-rate path). Everything else is checked with
  * cdt_msgpack_check before it is unpacked (a declared count can never
  * make msgpack-c allocate more than a small multiple of the input),
- * unpacked (exactly one value, nothing after it), decoded with
- * cdt_ingress_decode and handed to the broker's handler, whose verdict
- * becomes the ack. The
- * acknowledged endpoint also answers {"type":"stats"} with the broker's
- * figures ({"ok":true, ...}) through a stats callback.
+ * unpacked (exactly one value, nothing after it) and decoded with
+ * cdt_ingress_decode, which also words every refusal. The decoded
+ * message goes to the broker's handler, whose verdict becomes the ack. The
+ * acknowledged endpoint also answers {"type":"stats"} with the broker's figures
+ * ({"ok":true, ...}) through a stats callback.
  *
  * Nothing a peer sends can stop the loop: undecodable input (garbage
  * bytes, truncated MessagePack, an oversize message, the wrong number of
@@ -41,7 +44,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Handles one decoded message. Returns 0 if accepted, or -1 with a
+/* Handles one decoded message; msg and msg->raw (its MessagePack bytes)
+ * are borrowed for the call. Returns 0 if accepted, or -1 with a
  * one-line reason in err (which becomes the ack's error). */
 typedef int(ingress_handler_fn)(void *arg, const cdt_ingress_t *msg, char *err,
                                 size_t errlen);

@@ -1,9 +1,11 @@
 /*
  * router - one event in, one EVENT per interested gateway out.
  *
- * The two encodings (JSON frame, link message) reuse buffers owned by the
- * router, so a steady stream of events allocates nothing once the buffers
- * have grown to the largest event seen.
+ * The encodings (arguments, JSON frame, link message) reuse buffers owned
+ * by the router, so a steady stream of events allocates nothing once the
+ * buffers have grown to the largest event seen. The checks come first and
+ * the encoding only once some gateway has a member: an event nobody
+ * listens to is not encoded at all.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -21,17 +23,30 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Names longer than this are looked up every time. */
+#define ROUTER_CACHE_KEY 64
+
 struct router {
     const cdt_catalog_t *catalog;
     groups_t *groups;
     router_send_fn *send;
     void *send_arg;
     uint64_t seq;
-    cdt_buf_t json;
-    cdt_buf_t frame;
-    msgpack_zone zone;    /* the arguments decoded for the JSON frame */
-    uint64_t *hub_events; /* per catalog hub */
+    cdt_buf_t json;        /* the event's SignalR frame */
+    cdt_buf_t args;        /* the event's arguments (router_route_event) */
+    cdt_buf_t frame;       /* the EVENT message */
+    msgpack_zone zone;     /* for the JSON frame's rare unpacking */
+    uint64_t *hub_events;  /* per catalog hub */
+    size_t *hub_name_lens; /* per catalog hub: strlen of its name */
     router_counters_t counters;
+    /* The last hub name and (hub, target) pair that passed the checks:
+     * streams of one kind of event skip the catalog's scans. */
+    char hub_key[ROUTER_CACHE_KEY];
+    size_t hub_key_len;
+    const cdt_hub_t *hub_hit; /* NULL = nothing cached */
+    char target_key[ROUTER_CACHE_KEY];
+    size_t target_key_len;
+    const cdt_hub_t *target_hub; /* the hub target_key is allowed on */
 };
 
 router_t *
@@ -45,10 +60,15 @@ router_new(const cdt_catalog_t *catalog, groups_t *groups, router_send_fn *send,
     self->send = send;
     self->send_arg = send_arg;
     cdt_buf_init(&self->json);
+    cdt_buf_init(&self->args);
     cdt_buf_init(&self->frame);
     msgpack_zone_init(&self->zone, 2048);
     self->hub_events =
         cdt_xcalloc(catalog->n_hubs ? catalog->n_hubs : 1, sizeof(uint64_t));
+    self->hub_name_lens =
+        cdt_xcalloc(catalog->n_hubs ? catalog->n_hubs : 1, sizeof(size_t));
+    for (size_t i = 0; i < catalog->n_hubs; i++)
+        self->hub_name_lens[i] = strlen(catalog->hubs[i].name);
     return self;
 }
 
@@ -60,9 +80,11 @@ router_destroy(router_t **self_p)
     if (!self)
         return;
     cdt_buf_release(&self->json);
+    cdt_buf_release(&self->args);
     cdt_buf_release(&self->frame);
     msgpack_zone_destroy(&self->zone);
     free(self->hub_events);
+    free(self->hub_name_lens);
     free(self);
     *self_p = NULL;
 }
@@ -94,63 +116,185 @@ s_refuse(router_t *self, char *err, size_t errlen, const char *fmt, ...)
     return -1;
 }
 
-int
-router_route(router_t *self, const char *hub_name, const char *const *groups,
-             size_t n_groups, const char *target, const void *args,
-             size_t args_len, char *err, size_t errlen)
+/* cdt_catalog_hub, remembering the last name that named a hub. */
+static const cdt_hub_t *
+s_hub(router_t *self, const char *name, size_t len)
 {
-    assert(self && hub_name && target);
+    if (self->hub_hit && len == self->hub_key_len &&
+        memcmp(name, self->hub_key, len) == 0)
+        return self->hub_hit;
+    const cdt_hub_t *hub = cdt_catalog_hub(self->catalog, name, len);
+    if (hub && len <= sizeof self->hub_key) {
+        memcpy(self->hub_key, name, len);
+        self->hub_key_len = len;
+        self->hub_hit = hub;
+    }
+    return hub;
+}
+
+/* cdt_hub_allows_event, remembering the last pair it allowed. */
+static bool
+s_allows(router_t *self, const cdt_hub_t *hub, const char *target, size_t len)
+{
+    if (self->target_hub == hub && len == self->target_key_len &&
+        memcmp(target, self->target_key, len) == 0)
+        return true;
+    if (!cdt_hub_allows_event(hub, target, len))
+        return false;
+    if (len <= sizeof self->target_key) {
+        memcpy(self->target_key, target, len);
+        self->target_key_len = len;
+        self->target_hub = hub;
+    }
+    return true;
+}
+
+/* The checks both entry points share; the hub in *hub_p, or -1 after
+ * s_refuse. */
+static int
+s_check(router_t *self, const router_event_t *ev, const cdt_hub_t **hub_p,
+        char *err, size_t errlen)
+{
     if (err && errlen)
         err[0] = '\0';
-    const cdt_hub_t *hub =
-        cdt_catalog_hub(self->catalog, hub_name, strlen(hub_name));
+    int hl = ev->hub_len > 256 ? 256 : (int)ev->hub_len;
+    int tl = ev->target_len > 256 ? 256 : (int)ev->target_len;
+    const cdt_hub_t *hub = s_hub(self, ev->hub, ev->hub_len);
     if (!hub)
-        return s_refuse(self, err, errlen, "unknown hub '%s'", hub_name);
-    if (!cdt_hub_allows_event(hub, target, strlen(target)))
+        return s_refuse(self, err, errlen, "unknown hub '%.*s'", hl, ev->hub);
+    if (!s_allows(self, hub, ev->target, ev->target_len))
         return s_refuse(self, err, errlen,
-                        "event '%s' is not allowed on hub '%s'", target,
-                        hub_name);
-    if (n_groups == 0)
+                        "event '%.*s' is not allowed on hub '%.*s'", tl,
+                        ev->target, hl, ev->hub);
+    if (ev->n_groups == 0)
         return s_refuse(self, err, errlen, "no target group");
-    for (size_t i = 0; i < n_groups; i++) {
-        size_t len = groups[i] ? strlen(groups[i]) : 0;
+    for (size_t i = 0; i < ev->n_groups; i++) {
+        size_t len = ev->groups[i] ? ev->group_lens[i] : 0;
         if (len == 0 || len > GROUPS_NAME_MAX)
             return s_refuse(self, err, errlen, "invalid group name");
     }
-    if (!s_is_array(args, args_len))
-        return s_refuse(self, err, errlen, "arguments must be an array");
+    *hub_p = hub;
+    return 0;
+}
 
-    const uint32_t *gws;
-    size_t n_gws =
-        groups_route(self->groups, hub->index, groups, n_groups, &gws);
-    if (n_gws == 0) {
-        self->counters.routed++;
-        self->counters.unheard++;
-        self->hub_events[hub->index]++;
-        cdt_log_debug("event '%s' on '%s': no member", target, hub->name);
-        return 0;
-    }
-    cdt_buf_reset(&self->json);
-    if (cdt_link_build_json_frame_zone(&self->json, target, args, args_len,
-                                       &self->zone) != 0)
-        return s_refuse(self, err, errlen,
-                        "arguments of '%s' cannot be written as JSON", target);
+/* Counts the event; true if some gateway holds a member (*gws_p, *n_p). */
+static bool
+s_find_gateways(router_t *self, const cdt_hub_t *hub, const router_event_t *ev,
+                const uint32_t **gws_p, size_t *n_p)
+{
+    *n_p = groups_route_n(self->groups, hub->index, ev->groups, ev->group_lens,
+                          ev->n_groups, gws_p);
+    if (*n_p > 0)
+        return true;
+    self->counters.routed++;
+    self->counters.unheard++;
+    self->hub_events[hub->index]++;
+    cdt_log_debug("event '%.*s' on '%s': no member", (int)ev->target_len,
+                  ev->target, hub->name);
+    return false;
+}
+
+/* Encodes the EVENT once (args: its packed arguments; self->json: its
+ * JSON frame) and queues it for every gateway in gws. */
+static void
+s_send(router_t *self, const cdt_hub_t *hub, const router_event_t *ev,
+       const void *args, size_t args_len, const uint32_t *gws, size_t n_gws)
+{
     self->counters.routed++;
     self->hub_events[hub->index]++;
     uint64_t seq = ++self->seq;
     cdt_buf_reset(&self->frame);
-    cdt_link_encode_event(&self->frame, hub->name, groups, n_groups, seq,
-                          target, args, args_len, self->json.data,
-                          self->json.len);
+    cdt_link_encode_event_n(
+        &self->frame, hub->name, self->hub_name_lens[hub->index], ev->groups,
+        ev->group_lens, ev->n_groups, seq, ev->target, ev->target_len, args,
+        args_len, self->json.data, self->json.len);
     for (size_t i = 0; i < n_gws; i++) {
         self->counters.sends++;
         if (self->send(self->send_arg, gws[i], self->frame.data,
                        self->frame.len) != 0)
             self->counters.send_errors++;
     }
-    cdt_log_debug("event '%s' on '%s' seq %llu to %zu gateway(s)", target,
-                  hub->name, (unsigned long long)seq, n_gws);
+    cdt_log_debug("event '%.*s' on '%s' seq %llu to %zu gateway(s)",
+                  (int)ev->target_len, ev->target, hub->name,
+                  (unsigned long long)seq, n_gws);
+}
+
+/* The shared tail of both entry points: args (args_len bytes, an
+ * array) becomes the JSON frame and the EVENT, once some gateway holds a
+ * member. */
+static int
+s_route(router_t *self, const cdt_hub_t *hub, const router_event_t *ev,
+        const void *args, size_t args_len, char *err, size_t errlen)
+{
+    const uint32_t *gws;
+    size_t n_gws;
+    if (!s_find_gateways(self, hub, ev, &gws, &n_gws))
+        return 0;
+    cdt_buf_reset(&self->json);
+    if (cdt_link_build_json_frame_n(&self->json, ev->target, ev->target_len,
+                                    args, args_len, &self->zone) != 0)
+        return s_refuse(
+            self, err, errlen, "arguments of '%.*s' cannot be written as JSON",
+            (int)(ev->target_len > 256 ? 256 : ev->target_len), ev->target);
+    s_send(self, hub, ev, args, args_len, gws, n_gws);
     return 0;
+}
+
+int
+router_route_event(router_t *self, const router_event_t *ev, char *err,
+                   size_t errlen)
+{
+    assert(self && ev && ev->hub && ev->target);
+    const cdt_hub_t *hub;
+    if (s_check(self, ev, &hub, err, errlen) != 0)
+        return -1;
+    /* the arguments' bytes in one piece, in the router's buffer */
+    cdt_buf_t *a = &self->args;
+    cdt_buf_reset(a);
+    if (ev->n_args_mp > 0) {
+        for (size_t i = 0; i < ev->n_args_mp; i++)
+            cdt_buf_append(a, ev->args_mp[i].ptr, ev->args_mp[i].len);
+    } else if (!ev->args || ev->args->type != MSGPACK_OBJECT_ARRAY ||
+               cdt_link_pack_args(a, ev->args) != 0) {
+        return s_refuse(self, err, errlen, "arguments must be an array");
+    }
+    if (!s_is_array(a->data, a->len))
+        return s_refuse(self, err, errlen, "arguments must be an array");
+    return s_route(self, hub, ev, a->data, a->len, err, errlen);
+}
+
+int
+router_route(router_t *self, const char *hub_name, const char *const *groups,
+             size_t n_groups, const char *target, const void *args,
+             size_t args_len, char *err, size_t errlen)
+{
+    assert(self && hub_name && target);
+    size_t small[8] = {0};
+    size_t *lens = n_groups <= 8 ? small : cdt_xcalloc(n_groups, sizeof *lens);
+    for (size_t i = 0; i < n_groups; i++)
+        lens[i] = groups[i] ? strlen(groups[i]) : 0;
+    router_event_t ev = {
+        .hub = hub_name,
+        .hub_len = strlen(hub_name),
+        .groups = groups,
+        .group_lens = lens,
+        .n_groups = n_groups,
+        .target = target,
+        .target_len = strlen(target),
+    };
+    const cdt_hub_t *hub;
+    int rc = -1;
+    if (s_check(self, &ev, &hub, err, errlen) != 0)
+        goto done;
+    if (!s_is_array(args, args_len)) {
+        s_refuse(self, err, errlen, "arguments must be an array");
+        goto done;
+    }
+    rc = s_route(self, hub, &ev, args, args_len, err, errlen);
+done:
+    if (lens != small)
+        free(lens);
+    return rc;
 }
 
 int

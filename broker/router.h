@@ -23,7 +23,9 @@
 #include "broker/emit.h"
 #include "broker/groups.h"
 #include "common/cdt_catalog.h"
+#include "proto/cdt_link.h"
 
+#include <msgpack.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -57,6 +59,32 @@ void router_destroy(router_t **self_p);
 int router_route(router_t *self, const char *hub, const char *const *groups,
                  size_t n_groups, const char *target, const void *args,
                  size_t args_len, char *err, size_t errlen);
+
+/* One event with its strings given by pointer and length (no NUL needed)
+ * and its arguments already decoded, as the ingress path has them. All
+ * borrowed for the call. */
+typedef struct router_event {
+    const char *hub; /* name or path */
+    size_t hub_len;
+    const char *const *groups;
+    const size_t *group_lens;
+    size_t n_groups;
+    const char *target;
+    size_t target_len;
+    const msgpack_object *args; /* must be an array */
+    /* The arguments' MessagePack bytes, when the caller has them (as they
+     * came, say): n_args_mp parts to be written back to back. 0 = the
+     * router packs args itself. */
+    const cdt_str_t *args_mp;
+    size_t n_args_mp;
+} router_event_t;
+
+/* router_route for a router_event_t: nothing is copied, the JSON frame is
+ * written straight from the argument objects (no second unpacking), and
+ * the arguments go into the EVENT as args_mp gives them, or packed from
+ * the objects. Returns 0, or -1 with the reason in err as router_route. */
+int router_route_event(router_t *self, const router_event_t *ev, char *err,
+                       size_t errlen);
 
 /* router_route as an emit_fn (arg = the router): for domain modules. A
  * refusal is logged at WARN. */

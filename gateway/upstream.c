@@ -1,6 +1,15 @@
 /*
  * upstream - the gateway's link to the broker (proto/cdt_link.h, G side).
  *
+ * A frame from the broker is a batch: one or more link messages back to
+ * back, each decoded (bounds-checked first, cdt_link_decode_next) and
+ * handed on in order; the drain budget counts messages, not frames, and
+ * a frame is always finished once started (it holds at most
+ * CDT_LINK_BATCH_BYTES plus one message). A message that does not decode
+ * ends its frame: the ones before it were complete and stand, the rest
+ * cannot be delimited. Such frames are counted, and reported at WARN at
+ * most once a second.
+ *
  * SPDX-License-Identifier: MIT
  */
 #include "gateway/upstream.h"
@@ -19,12 +28,16 @@
 #include <sys/random.h>
 #include <unistd.h>
 
-/* messages handled per drain before yielding to the loop */
+/* link messages handled per drain before yielding to the loop */
 #define DRAIN_BUDGET 1024
 /* until the broker says otherwise (WELCOME) */
 #define DEFAULT_HEARTBEAT_MS 1000
 #define DEFAULT_TIMEOUT_MS   5000
-#define LINK_HWM             500000
+/* frames: the broker's batches, each at most CDT_LINK_BATCH_BYTES plus
+ * one message, so this bounds what a stalled gateway holds here */
+#define LINK_HWM 8192
+/* at most one WARN about malformed broker frames per this */
+#define MALFORMED_LOG_MS 1000
 
 struct upstream {
     zsock_t *sock;
@@ -58,6 +71,8 @@ struct upstream {
 
     msgpack_zone zone;
     cdt_buf_t out;
+    int64_t malformed_log_ms; /* monotonic: the last such WARN; 0 = none */
+    uint64_t malformed_quiet; /* malformed frames not reported since */
     upstream_stats_t stats;
 };
 
@@ -167,25 +182,37 @@ s_on_welcome(upstream_t *self, const cdt_link_msg_t *msg, int64_t now_ms)
     self->on_state(self->arg, true);
 }
 
+/* Counts a malformed frame (or an unexpected message) and reports it at
+ * most once per MALFORMED_LOG_MS. */
 static void
-s_handle(upstream_t *self, const uint8_t *data, size_t len)
+s_malformed(upstream_t *self, const char *what, size_t at, size_t len)
 {
-    cdt_link_msg_t msg;
-    self->stats.received++;
-    if (cdt_link_decode(data, len, &self->zone, &msg) != 0) {
-        self->stats.malformed++;
-        cdt_log_warn("dropping malformed frame from broker '%s' (%zu bytes)",
-                     self->endpoint, len);
-        msgpack_zone_clear(&self->zone);
+    self->stats.malformed++;
+    int64_t now = cdt_clock_mono_ms();
+    if (self->malformed_log_ms &&
+        now - self->malformed_log_ms < MALFORMED_LOG_MS) {
+        self->malformed_quiet++;
         return;
     }
-    int64_t now = cdt_clock_mono_ms();
-    switch (msg.kind) {
+    cdt_log_warn("dropping %s from broker '%s' (at byte %zu of a %zu-byte "
+                 "frame; %llu more since the last report)",
+                 what, self->endpoint, at, len,
+                 (unsigned long long)self->malformed_quiet);
+    self->malformed_log_ms = now ? now : 1;
+    self->malformed_quiet = 0;
+}
+
+/* One decoded message. */
+static void
+s_dispatch(upstream_t *self, const cdt_link_msg_t *msg, int64_t now, size_t at,
+           size_t len)
+{
+    switch (msg->kind) {
     case CDT_LINK_WELCOME:
-        s_on_welcome(self, &msg, now);
+        s_on_welcome(self, msg, now);
         break;
     case CDT_LINK_PONG:
-        if (self->up && msg.incarnation != self->broker_incarnation) {
+        if (self->up && msg->incarnation != self->broker_incarnation) {
             s_link_down(self, "broker restarted", now);
             break;
         }
@@ -200,15 +227,36 @@ s_handle(upstream_t *self, const uint8_t *data, size_t len)
     case CDT_LINK_KICK:
         if (self->up)
             self->last_rx_ms = now;
-        self->on_msg(self->arg, &msg);
+        self->on_msg(self->arg, msg);
         break;
     default:
-        self->stats.malformed++;
-        cdt_log_warn("dropping unexpected %s from broker '%s'",
-                     cdt_link_kind_name(msg.kind), self->endpoint);
+        s_malformed(self, cdt_link_kind_name(msg->kind), at, len);
         break;
     }
-    msgpack_zone_clear(&self->zone);
+}
+
+size_t
+upstream_handle_frame(upstream_t *self, const uint8_t *data, size_t len)
+{
+    self->stats.received++;
+    int64_t now = cdt_clock_mono_ms();
+    size_t off = 0, n = 0;
+    do { /* an empty frame does not decode either */
+        cdt_link_msg_t msg;
+        size_t used;
+        if (cdt_link_decode_next(data + off, len - off, &self->zone, &msg,
+                                 &used) != 0) {
+            msgpack_zone_clear(&self->zone);
+            s_malformed(self, "a malformed message", off, len);
+            break;
+        }
+        self->stats.messages++;
+        n++;
+        s_dispatch(self, &msg, now, off, len);
+        msgpack_zone_clear(&self->zone);
+        off += used;
+    } while (off < len);
+    return n;
 }
 
 static void
@@ -240,10 +288,15 @@ s_drain(upstream_t *self)
         }
         bool more = zmq_msg_more(&m);
         if (!more) {
-            s_handle(self, zmq_msg_data(&m), zmq_msg_size(&m));
+            size_t n =
+                upstream_handle_frame(self, zmq_msg_data(&m), zmq_msg_size(&m));
+            /* the loop counted one already; a batch counts per message */
+            if (n > 1)
+                budget -= n < DRAIN_BUDGET ? (int)n - 1 : DRAIN_BUDGET;
             handled = true;
-        } else
-            self->stats.malformed++;
+        } else {
+            s_malformed(self, "a multi-frame message", 0, zmq_msg_size(&m));
+        }
         zmq_msg_close(&m);
         while (more) { /* a multi-frame message is not ours: discard */
             zmq_msg_init(&m);

@@ -17,6 +17,8 @@
  * incarnation, puts the link DOWN and starts the HELLOs again. The owner
  * hears every transition through on_state: on UP it must replay its live
  * connections (the broker may have restarted or forgotten this gateway).
+ * Frames from the broker are batches of link messages (proto/cdt_link.h):
+ * each message is decoded and handed on, in order.
  * ZMQ_IMMEDIATE is set, so nothing is queued for a broker that is not
  * connected: a send then fails at once and the caller answers its client
  * with an error instead of a hang.
@@ -46,8 +48,10 @@ typedef void(upstream_state_fn)(void *arg, bool up);
 typedef struct upstream_stats {
     uint64_t sent;          /* frames handed to zmq */
     uint64_t send_failures; /* frames zmq refused (no broker, HWM) */
-    uint64_t received;      /* frames received */
-    uint64_t malformed;     /* frames that did not decode */
+    uint64_t received;      /* frames received (each a batch) */
+    uint64_t messages;      /* link messages decoded from them */
+    uint64_t malformed;     /* frames that did not decode to the end, and
+                               messages of a kind not for a gateway */
     uint64_t link_losses;   /* UP -> DOWN transitions */
 } upstream_stats_t;
 
@@ -88,6 +92,13 @@ int upstream_attach(upstream_t *self, struct lws_context *ctx,
 /* Sends one frame without blocking. Returns 0, or -1 if zmq refused it
  * (counted; the caller treats the request as failed). */
 int upstream_send(upstream_t *self, const cdt_buf_t *frame);
+
+/* Handles one frame from the broker as the drain does: every link message
+ * in it, in order, through on_msg (on_state for WELCOME and PONG); stops
+ * at the first message that does not decode (counted in malformed).
+ * Returns how many messages decoded. Exposed for tests; data is borrowed
+ * for the call. */
+size_t upstream_handle_frame(upstream_t *self, const uint8_t *data, size_t len);
 
 /* Heartbeats, link timeout and a safety drain; call every ~100 ms. */
 void upstream_tick(upstream_t *self, int64_t now_ms);

@@ -121,6 +121,7 @@ s_stop(brk_t *b)
 typedef struct gw {
     zsock_t *sock;
     zframe_t *frame; /* the last received, which msg borrows from */
+    size_t off;      /* where the frame's next message starts */
     msgpack_zone zone;
     cdt_link_msg_t msg;
     uint64_t incarnation;
@@ -134,20 +135,28 @@ s_send_buf(zsock_t *sock, cdt_buf_t *buf)
     cdt_buf_reset(buf);
 }
 
-/* Receives one link message within timeout_ms: true and g->msg set, or
- * false on timeout. */
+/* Receives one link message within timeout_ms: the next of the current
+ * frame's batch, else the first of the next frame. True and g->msg set,
+ * or false on timeout. */
 static bool
 s_recv(gw_t *g, int timeout_ms)
 {
-    zframe_destroy(&g->frame);
     msgpack_zone_clear(&g->zone);
-    zsock_set_rcvtimeo(g->sock, timeout_ms);
-    g->frame = zframe_recv(g->sock);
-    if (!g->frame)
-        return false;
-    ck_assert_int_eq(cdt_link_decode(zframe_data(g->frame),
-                                     zframe_size(g->frame), &g->zone, &g->msg),
+    if (!g->frame || g->off >= zframe_size(g->frame)) {
+        /* the next frame: a batch of one or more messages */
+        zframe_destroy(&g->frame);
+        g->off = 0;
+        zsock_set_rcvtimeo(g->sock, timeout_ms);
+        g->frame = zframe_recv(g->sock);
+        if (!g->frame)
+            return false;
+    }
+    size_t used = 0;
+    ck_assert_int_eq(cdt_link_decode_next(zframe_data(g->frame) + g->off,
+                                          zframe_size(g->frame) - g->off,
+                                          &g->zone, &g->msg, &used),
                      0);
+    g->off += used;
     return true;
 }
 
