@@ -3,11 +3,31 @@
  *
  * Every input is decoded; a frame that decodes is encoded again from its
  * fields with the kind's encoder, and that frame must decode to the same
- * fields. The input is also tried as the args of cdt_link_build_json_frame.
+ * fields.
+ *
+ * The input is also walked as a B->G batch with cdt_link_decode_next (at
+ * offset 0, then at each offset it returns): offsets must strictly
+ * advance and never pass the end, a refusal must leave *used_p alone and
+ * the message zeroed, and each message must decode alone (an exact-size
+ * copy of its bytes, through cdt_link_decode) to the same fields and
+ * survive the round trip above. When the whole input is one message the
+ * two decoders must agree on it.
+ *
+ * The byte-level writers are checked against msgpack-c and cdt_json: the
+ * input, and the args of every EVENT and DIRECT of the walk (exact-size
+ * copies), go through cdt_link_build_json_frame, _zone and _n, which must
+ * give exactly {"type":1,"target":T,"arguments":A}0x1E with A what
+ * cdt_json_from_msgpack writes for the array msgpack_unpack gives (and
+ * refuse, out unchanged, whatever does not unpack to an array), leaving
+ * the zone empty; and for any array the input unpacks to,
+ * cdt_link_pack_args must write what msgpack_pack_object writes.
  *
  * SPDX-License-Identifier: MIT
  */
 #include "proto/cdt_link.h"
+
+#include "common/cdt_json.h"
+#include "common/cdt_msgpack.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -176,6 +196,206 @@ s_same(const cdt_link_msg_t *a, const cdt_link_msg_t *b)
            s_strv_eq(a->leaves, b->leaves);
 }
 
+/* A decoded message re-encodes, from its fields, to one that decodes to
+ * the same fields. */
+static void
+s_roundtrip(const cdt_link_msg_t *msg)
+{
+    if (!cdt_link_kind_name((int)msg->kind)[0] ||
+        cdt_link_kind_name((int)msg->kind)[0] == '?')
+        s_die("decoded an unknown kind");
+    cdt_buf_t out = CDT_BUF_INIT;
+    bool ok = true;
+    s_reencode(msg, &out, &ok);
+    msgpack_zone zone2;
+    if (!msgpack_zone_init(&zone2, 1024))
+        abort();
+    cdt_link_msg_t back;
+    if (cdt_link_decode(out.data, out.len, &zone2, &back) == -1)
+        s_die("re-encoded frame does not decode");
+    if (ok && !s_same(msg, &back))
+        s_die("re-encoded frame decodes differently");
+    msgpack_zone_destroy(&zone2);
+    cdt_buf_release(&out);
+}
+
+static uint8_t *
+s_dup(const void *p, size_t len)
+{
+    uint8_t *c = malloc(len ? len : 1); /* exact size for ASan */
+    if (!c)
+        abort();
+    if (len)
+        memcpy(c, p, len);
+    return c;
+}
+
+/* The reference frame: args unpacked, through cdt_json. -1 when args is
+ * not one MessagePack array (and nothing else). */
+static int
+s_want_frame(cdt_buf_t *out, const char *target, size_t target_len,
+             const uint8_t *args, size_t len)
+{
+    msgpack_zone zone;
+    if (!msgpack_zone_init(&zone, 1024))
+        abort();
+    msgpack_object obj;
+    int rc = -1;
+    if (cdt_msgpack_unpack_one(args, len, &zone, &obj) == 0 &&
+        obj.type == MSGPACK_OBJECT_ARRAY) {
+        cdt_buf_append_str(out, "{\"type\":1,\"target\":");
+        cdt_json_append_string(out, target, target_len);
+        cdt_buf_append_str(out, ",\"arguments\":");
+        rc = cdt_json_from_msgpack(&obj, out);
+        if (rc != 0)
+            s_die("cdt_json_from_msgpack refuses an unpacked array");
+        cdt_buf_append(out, "}\x1e", 2);
+    }
+    msgpack_zone_destroy(&zone);
+    return rc;
+}
+
+static bool
+s_buf_is(const cdt_buf_t *b, size_t skip, const cdt_buf_t *want)
+{
+    return b->len == skip + want->len &&
+           (want->len == 0 ||
+            memcmp(b->data + skip, want->data, want->len) == 0);
+}
+
+/* cdt_link_build_json_frame* on args (copied to an exact-size buffer)
+ * against the reference. target (target_len bytes, copied and terminated)
+ * also goes through the NUL-terminated entry points when it has no NUL. */
+static void
+s_ck_frame(const void *args, size_t len, const char *target, size_t target_len,
+           msgpack_zone *zone)
+{
+    uint8_t *copy = s_dup(args, len);
+    char *tcopy = malloc(target_len + 1);
+    if (!tcopy)
+        abort();
+    if (target_len)
+        memcpy(tcopy, target, target_len);
+    tcopy[target_len] = '\0';
+    target = tcopy;
+    bool has_nul = target_len && memchr(target, '\0', target_len);
+    cdt_buf_t want = CDT_BUF_INIT, got = CDT_BUF_INIT;
+    int wrc = s_want_frame(&want, target, target_len, copy, len);
+
+    cdt_buf_append_str(&got, "pre");
+    int rc =
+        cdt_link_build_json_frame_n(&got, target, target_len, copy, len, zone);
+    if (rc != wrc)
+        s_die(rc == 0 ? "JSON frame built for what is not one array"
+                      : "JSON frame refused for an array");
+    if (!msgpack_zone_is_empty(zone))
+        s_die("cdt_link_build_json_frame_n left the zone in use");
+    if (rc == 0 ? !s_buf_is(&got, 3, &want) : got.len != 3)
+        s_die(rc == 0 ? "JSON frame (_n) differs from cdt_json's"
+                      : "failed JSON frame (_n) left output");
+    if (got.data[got.len] != '\0')
+        s_die("JSON frame (_n) left out unterminated");
+    if (rc == 0 && got.data[got.len - 1] != 0x1e)
+        s_die("JSON frame lacks its separator");
+
+    if (!has_nul) {
+        cdt_buf_reset(&got);
+        if (cdt_link_build_json_frame(&got, target, copy, len) != rc)
+            s_die("cdt_link_build_json_frame and _n disagree");
+        if (rc == 0 ? !s_buf_is(&got, 0, &want) : got.len != 0)
+            s_die(rc == 0 ? "JSON frame differs from cdt_json's"
+                          : "failed JSON frame left output");
+        cdt_buf_reset(&got);
+        if (cdt_link_build_json_frame_zone(&got, target, copy, len, zone) != rc)
+            s_die("cdt_link_build_json_frame_zone and _n disagree");
+        if (rc == 0 ? !s_buf_is(&got, 0, &want) : got.len != 0)
+            s_die(rc == 0 ? "JSON frame (_zone) differs from cdt_json's"
+                          : "failed JSON frame (_zone) left output");
+        if (!msgpack_zone_is_empty(zone))
+            s_die("cdt_link_build_json_frame_zone left the zone in use");
+    }
+    cdt_buf_release(&want);
+    cdt_buf_release(&got);
+    free(tcopy);
+    free(copy);
+}
+
+/* cdt_link_pack_args against msgpack_pack_object, for any array the input
+ * unpacks to. */
+static void
+s_ck_pack_args(const uint8_t *buf, size_t len)
+{
+    msgpack_zone zone;
+    if (!msgpack_zone_init(&zone, 1024))
+        abort();
+    msgpack_object obj;
+    if (cdt_msgpack_unpack_one(buf, len, &zone, &obj) == 0) {
+        cdt_buf_t want = CDT_BUF_INIT, got = CDT_BUF_INIT;
+        cdt_buf_append_str(&got, "pre");
+        int rc = cdt_link_pack_args(&got, &obj);
+        if (obj.type == MSGPACK_OBJECT_ARRAY) {
+            msgpack_packer pk;
+            msgpack_packer_init(&pk, &want, cdt_buf_msgpack_write);
+            msgpack_pack_object(&pk, obj);
+            if (rc != 0)
+                s_die("cdt_link_pack_args refuses an unpacked array");
+            if (!s_buf_is(&got, 3, &want))
+                s_die("cdt_link_pack_args differs from msgpack_pack_object");
+        } else if (rc != -1 || got.len != 3) {
+            s_die("cdt_link_pack_args took what is not an array");
+        }
+        if (got.data[got.len] != '\0')
+            s_die("cdt_link_pack_args left out unterminated");
+        cdt_buf_release(&want);
+        cdt_buf_release(&got);
+    }
+    msgpack_zone_destroy(&zone);
+}
+
+/* Walks buf as a B->G batch. Returns how many messages decoded. */
+static size_t
+s_walk(const uint8_t *buf, size_t size, msgpack_zone *fzone)
+{
+    msgpack_zone zone, zone1;
+    if (!msgpack_zone_init(&zone, 1024) || !msgpack_zone_init(&zone1, 1024))
+        abort();
+    static const cdt_link_msg_t zero;
+    size_t off = 0, n = 0;
+    while (off < size) {
+        cdt_link_msg_t m;
+        size_t used = (size_t)-1;
+        if (cdt_link_decode_next(buf + off, size - off, &zone, &m, &used) !=
+            0) {
+            if (used != (size_t)-1)
+                s_die("refused batch message set *used_p");
+            if (memcmp(&m, &zero, sizeof m) != 0)
+                s_die("refused batch message left fields set");
+            break;
+        }
+        if (used == 0 || used > size - off)
+            s_die("batch offset does not advance, or passes the end");
+        s_roundtrip(&m);
+        /* alone, from an exact-size copy, it decodes to the same */
+        uint8_t *one = s_dup(buf + off, used);
+        cdt_link_msg_t alone;
+        if (cdt_link_decode(one, used, &zone1, &alone) != 0)
+            s_die("batch message does not decode alone");
+        if (!s_same(&m, &alone))
+            s_die("batch message decodes differently alone");
+        if (m.kind == CDT_LINK_EVENT || m.kind == CDT_LINK_DIRECT)
+            s_ck_frame(m.args.ptr, m.args.len, m.target.ptr, m.target.len,
+                       fzone);
+        free(one);
+        msgpack_zone_clear(&zone1);
+        msgpack_zone_clear(&zone);
+        off += used;
+        n++;
+    }
+    msgpack_zone_destroy(&zone1);
+    msgpack_zone_destroy(&zone);
+    return n;
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -189,34 +409,37 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     cdt_link_msg_t msg;
-    if (cdt_link_decode(copy, size, &zone, &msg) == 0) {
-        if (!cdt_link_kind_name((int)msg.kind)[0] ||
-            cdt_link_kind_name((int)msg.kind)[0] == '?')
-            s_die("decoded an unknown kind");
-        cdt_buf_t out = CDT_BUF_INIT;
-        bool ok = true;
-        s_reencode(&msg, &out, &ok);
-        msgpack_zone zone2;
-        if (!msgpack_zone_init(&zone2, 1024))
-            abort();
-        cdt_link_msg_t back;
-        if (cdt_link_decode(out.data, out.len, &zone2, &back) == -1)
-            s_die("re-encoded frame does not decode");
-        if (ok && !s_same(&msg, &back))
-            s_die("re-encoded frame decodes differently");
-        msgpack_zone_destroy(&zone2);
-        cdt_buf_release(&out);
-    }
+    int whole = cdt_link_decode(copy, size, &zone, &msg);
+    if (whole == 0)
+        s_roundtrip(&msg);
+
+    /* as a batch; one message that is the whole input: both agree */
+    msgpack_zone zone2;
+    if (!msgpack_zone_init(&zone2, 1024))
+        abort();
+    cdt_link_msg_t first;
+    size_t used = 0;
+    int next = cdt_link_decode_next(copy, size, &zone2, &first, &used);
+    if ((whole == 0) != (next == 0 && used == size))
+        s_die("cdt_link_decode and cdt_link_decode_next disagree on a "
+              "one-message frame");
+    if (whole == 0 && !s_same(&msg, &first))
+        s_die("cdt_link_decode and cdt_link_decode_next decode differently");
+    msgpack_zone_destroy(&zone2);
     msgpack_zone_destroy(&zone);
 
-    cdt_buf_t frame = CDT_BUF_INIT;
-    if (cdt_link_build_json_frame(&frame, "T", copy, size) == 0) {
-        if (frame.len < 2 || frame.data[frame.len - 1] != 0x1e)
-            s_die("JSON frame lacks its separator");
-    } else if (frame.len != 0) {
-        s_die("failed JSON frame left output");
-    }
-    cdt_buf_release(&frame);
+    msgpack_zone fzone;
+    if (!msgpack_zone_init(&fzone, 1024))
+        abort();
+    s_walk(copy, size, &fzone);
+
+    /* the input as args, with a plain and an escaped target */
+    s_ck_frame(copy, size, "T", 1, &fzone);
+    static const char odd[] = "Task\"Progress\xc3\xa9\x01";
+    s_ck_frame(copy, size, odd, sizeof odd - 1, &fzone);
+    msgpack_zone_destroy(&fzone);
+
+    s_ck_pack_args(copy, size);
     free(copy);
     return 0;
 }
