@@ -649,7 +649,7 @@ scenario_broker() {
     done
     stop_servers
     local per_core
-    per_core=$(awk -v c="$flood_cpu" 'BEGIN { printf "%.0f", c > 0 ? 1e6 / c : 0 }')
+    per_core=$(awk -v c="$flood_cpu" 'BEGIN { printf "%.0f", (c > 0 ? 1e6 / c : 0) }')
     emit_row "$scen" "events routed to fake gateways (1 per publish); flood: $(printf '%.0f' "$flood_rate") events/s at $flood_cpu µs broker CPU each = $per_core events/s per core"
 }
 
