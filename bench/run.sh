@@ -733,7 +733,7 @@ mkdir -p "$(dirname "$OUT")"
     echo
     echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ), $((END - START)) s"
     echo "- command: bench/run.sh $MODE ${B#"$ROOT"/}"
-    echo "- commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet 2>/dev/null || echo ' (with uncommitted changes)')"
+    echo "- commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet -- . ':!bench/results' 2>/dev/null || echo ' (with uncommitted changes)')"
     echo "- machine: $(nproc) CPU, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -sr)"
     echo "- steps: ${STEP_S} s of publishing + ${DRAIN_S} s drain; payload ${PAYLOAD} B; saturation = highest delivered rate with p99 < 100 ms, no loss, publisher on schedule"
     echo "- server CPU = broker + gateways (/proc/PID/stat), tool CPU = load clients + publisher (getrusage); all share the $(nproc) CPUs"
