@@ -18,6 +18,7 @@
 #include "common/cdt_clock.h"
 #include "common/cdt_mem.h"
 #include "common/cdt_msgpack.h"
+#include "proto/cdt_ack.h"
 #include "proto/cdt_ingress.h"
 
 #include <assert.h>
@@ -176,50 +177,6 @@ s_get_seq(const uint8_t in[CDT_INGRESS_SEQ_LEN])
     return seq;
 }
 
-int
-sender_decode_ack(const uint8_t *buf, size_t len, bool *ok, char *err,
-                  size_t errlen)
-{
-    assert(err && errlen > 0);
-    err[0] = '\0';
-    if (!buf || len == 0)
-        return -1;
-    msgpack_zone zone;
-    if (!msgpack_zone_init(&zone, 256))
-        return -1;
-    msgpack_object obj;
-    const msgpack_object *okv = NULL, *errv = NULL;
-    int rc = -1;
-    if (cdt_msgpack_unpack_one(buf, len, &zone, &obj) == -1 ||
-        obj.type != MSGPACK_OBJECT_MAP)
-        goto done;
-    for (uint32_t i = 0; i < obj.via.map.size; i++) {
-        const msgpack_object_kv *kv = &obj.via.map.ptr[i];
-        if (kv->key.type != MSGPACK_OBJECT_STR)
-            continue;
-        if (kv->key.via.str.size == 2 &&
-            memcmp(kv->key.via.str.ptr, "ok", 2) == 0)
-            okv = &kv->val;
-        else if (kv->key.via.str.size == 5 &&
-                 memcmp(kv->key.via.str.ptr, "error", 5) == 0)
-            errv = &kv->val;
-    }
-    if (!okv || okv->type != MSGPACK_OBJECT_BOOLEAN ||
-        (errv && errv->type != MSGPACK_OBJECT_STR))
-        goto done;
-    *ok = okv->via.boolean;
-    if (!*ok && errv) {
-        size_t n =
-            errv->via.str.size < errlen ? errv->via.str.size : errlen - 1;
-        memcpy(err, errv->via.str.ptr, n);
-        err[n] = '\0';
-    }
-    rc = 0;
-done:
-    msgpack_zone_destroy(&zone);
-    return rc;
-}
-
 static void
 s_answered(sender_t *self, uint64_t seq, const uint8_t *reply, size_t len)
 {
@@ -235,7 +192,7 @@ s_answered(sender_t *self, uint64_t seq, const uint8_t *reply, size_t len)
         self->base++;
     bool ok = false;
     char error[512];
-    if (sender_decode_ack(reply, len, &ok, error, sizeof error) == -1) {
+    if (cdt_ingress_decode_ack(reply, len, &ok, error, sizeof error) == -1) {
         ok = false;
         snprintf(error, sizeof error, "malformed answer from the broker");
     }

@@ -69,14 +69,4 @@ size_t sender_pending(const sender_t *self);
 /* Why the last call failed. */
 const char *sender_error(const sender_t *self);
 
-/* Decodes an ack map {"ok": bool, "error"?: str} as
- * cdt_ingress_decode_ack does: 0 with *ok and the error text in err
- * (empty when ok or when there is none; cut to errlen), or -1 if buf is
- * not an ack map. The sender keeps its own copy so that conduit-pub does
- * not link cdt_ingress.o, whose key checks pull in cdt_auth.o and with
- * it libcrypto (about 1.4 ms of loading in every run); test_sender
- * checks that the two agree. */
-int sender_decode_ack(const uint8_t *buf, size_t len, bool *ok, char *err,
-                      size_t errlen);
-
 #endif

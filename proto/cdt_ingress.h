@@ -42,6 +42,7 @@
 #define CDT_INGRESS_H
 
 #include "common/cdt_buf.h"
+#include "proto/cdt_ack.h" /* the ack map, in an object of its own */
 #include "proto/cdt_link.h"
 
 #include <msgpack.h>
@@ -248,13 +249,5 @@ int cdt_key_op_parse(const char *s, size_t len);
 
 /* True for completed, failed, cancelled, timed_out. */
 bool cdt_task_state_terminal(enum cdt_task_state s);
-
-/* The acknowledgement map: {"ok":true} or {"ok":false,"error":error}. */
-void cdt_ingress_encode_ack(cdt_buf_t *out, bool ok, const char *error);
-
-/* Decodes an acknowledgement. Returns 0 with *ok and the error text copied
- * into err (empty when ok), or -1 if buf is not a valid ack map. */
-int cdt_ingress_decode_ack(const uint8_t *buf, size_t len, bool *ok, char *err,
-                           size_t errlen);
 
 #endif

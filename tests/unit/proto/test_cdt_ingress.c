@@ -1220,6 +1220,127 @@ START_TEST(test_ingress_ack_rejects_malformed)
 }
 END_TEST
 
+static void
+s_pack_key(msgpack_packer *pk, const char *s, size_t len)
+{
+    msgpack_pack_str(pk, len);
+    msgpack_pack_str_body(pk, s, len);
+}
+
+/* Ack maps the broker never sends, built by hand, each with what the
+ * decoder must make of it (rc, ok, error text for a 512-byte buffer);
+ * every cut of them must be refused, and so must a trailing byte. */
+START_TEST(test_ingress_ack_hand_made_maps)
+{
+    char long_error[700];
+    memset(long_error, 'e', sizeof long_error);
+    for (int kind = 0; kind < 10; kind++) {
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer pk;
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        int want_rc = 0;
+        bool want_ok = false;
+        const char *want_err = "";
+        switch (kind) {
+        case 0: /* ok false with a long error: cut to the buffer */
+            msgpack_pack_map(&pk, 2);
+            s_pack_key(&pk, "ok", 2);
+            msgpack_pack_false(&pk);
+            s_pack_key(&pk, "error", 5);
+            s_pack_key(&pk, long_error, sizeof long_error);
+            want_err = NULL; /* 511 'e' */
+            break;
+        case 1: /* ok true with an error: the error is not copied */
+            msgpack_pack_map(&pk, 2);
+            s_pack_key(&pk, "error", 5);
+            s_pack_key(&pk, "ignored", 7);
+            s_pack_key(&pk, "ok", 2);
+            msgpack_pack_true(&pk);
+            want_ok = true;
+            break;
+        case 2: /* ok false without an error */
+            msgpack_pack_map(&pk, 1);
+            s_pack_key(&pk, "ok", 2);
+            msgpack_pack_false(&pk);
+            break;
+        case 3: /* ok is not a boolean */
+            msgpack_pack_map(&pk, 1);
+            s_pack_key(&pk, "ok", 2);
+            msgpack_pack_int(&pk, 1);
+            want_rc = -1;
+            break;
+        case 4: /* error is not a string */
+            msgpack_pack_map(&pk, 2);
+            s_pack_key(&pk, "ok", 2);
+            msgpack_pack_false(&pk);
+            s_pack_key(&pk, "error", 5);
+            msgpack_pack_int(&pk, 5);
+            want_rc = -1;
+            break;
+        case 5: /* a key that is not a string is skipped; NUL in the error */
+            msgpack_pack_map(&pk, 3);
+            msgpack_pack_int(&pk, 1);
+            msgpack_pack_true(&pk);
+            s_pack_key(&pk, "ok", 2);
+            msgpack_pack_false(&pk);
+            s_pack_key(&pk, "error", 5);
+            s_pack_key(&pk, "a\0b", 3);
+            want_err = "a";
+            break;
+        case 6: /* a repeated key: the last one counts */
+            msgpack_pack_map(&pk, 2);
+            s_pack_key(&pk, "ok", 2);
+            msgpack_pack_true(&pk);
+            s_pack_key(&pk, "ok", 2);
+            msgpack_pack_false(&pk);
+            break;
+        case 7: /* not a map */
+            msgpack_pack_array(&pk, 1);
+            msgpack_pack_true(&pk);
+            want_rc = -1;
+            break;
+        case 8: /* keys that only look like ours */
+            msgpack_pack_map(&pk, 2);
+            s_pack_key(&pk, "okay", 4);
+            msgpack_pack_true(&pk);
+            s_pack_key(&pk, "errors", 6);
+            s_pack_key(&pk, "x", 1);
+            want_rc = -1;
+            break;
+        default: /* an empty map */
+            msgpack_pack_map(&pk, 0);
+            want_rc = -1;
+            break;
+        }
+        bool ok = !want_ok;
+        char err[512];
+        ck_assert_int_eq(s_ack(sb.data, sb.size, &ok, err, sizeof err),
+                         want_rc);
+        if (want_rc == 0) {
+            ck_assert(ok == want_ok);
+            if (want_err)
+                ck_assert_str_eq(err, want_err);
+            else
+                ck_assert_uint_eq(strspn(err, "e"), sizeof err - 1);
+            /* one byte of room: always an empty, terminated text */
+            char one[1] = {'x'};
+            ck_assert_int_eq(s_ack(sb.data, sb.size, &ok, one, 1), 0);
+            ck_assert_int_eq(one[0], '\0');
+        }
+        for (size_t len = 0; len < sb.size; len++)
+            ck_assert_int_eq(s_ack(sb.data, len, &ok, err, sizeof err), -1);
+        msgpack_sbuffer_write(&sb, "\xc0", 1);
+        ck_assert_int_eq(s_ack(sb.data, sb.size, &ok, err, sizeof err), -1);
+        msgpack_sbuffer_destroy(&sb);
+    }
+    bool ok = true;
+    char err[8] = "junk";
+    ck_assert_int_eq(cdt_ingress_decode_ack(NULL, 0, &ok, err, sizeof err), -1);
+    ck_assert_str_eq(err, "");
+}
+END_TEST
+
 /* ---- events straight from the bytes -------------------------------------- */
 
 /* Events as services send them: the fast path takes every one. */
@@ -1486,6 +1607,7 @@ cdt_ingress_suite(void)
     tc = tcase_create("ack");
     tcase_add_test(tc, test_ingress_ack_round_trip);
     tcase_add_test(tc, test_ingress_ack_rejects_malformed);
+    tcase_add_test(tc, test_ingress_ack_hand_made_maps);
     suite_add_tcase(s, tc);
     return s;
 }
