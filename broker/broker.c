@@ -76,7 +76,7 @@ struct broker {
     size_t *name_lens;
     size_t name_cap;
     cdt_str_t args_parts[3];   /* the arguments' bytes (router_event_t) */
-    uint8_t args_head[8];      /* [ and data's new map header */
+    cdt_buf_t args_head;       /* [ and data's new map header */
     cdt_buf_t args_tail;       /* the added pairs, packed */
     cdt_buf_t args_pack;       /* a value packed from its object */
     char iso[CDT_ISO8601_LEN]; /* the added timestamp */
@@ -238,6 +238,7 @@ broker_new(const cdt_config_t *cfg)
     self->incarnation = s_random_u64();
     self->started_ms = cdt_clock_mono_ms();
     self->iso_sec = INT64_MIN;
+    cdt_buf_init(&self->args_head);
     cdt_buf_init(&self->args_tail);
     cdt_buf_init(&self->args_pack);
 
@@ -366,6 +367,7 @@ broker_destroy(broker_t **self_p)
     store_destroy(&self->store);
     free(self->name_ptrs);
     free(self->name_lens);
+    cdt_buf_release(&self->args_head);
     cdt_buf_release(&self->args_tail);
     cdt_buf_release(&self->args_pack);
     free(self);
@@ -503,76 +505,6 @@ s_event_iso8601(broker_t *self, int64_t wall_ms, char iso[CDT_ISO8601_LEN])
     iso[24] = '\0';
 }
 
-/* A map header for n pairs at h (room for 5); its length. */
-static size_t
-s_map_head(uint8_t *h, size_t n)
-{
-    if (n <= 15) {
-        h[0] = (uint8_t)(0x80 | n);
-        return 1;
-    }
-    if (n <= 0xffff) {
-        h[0] = 0xde;
-        h[1] = (uint8_t)(n >> 8);
-        h[2] = (uint8_t)n;
-        return 3;
-    }
-    h[0] = 0xdf;
-    for (int i = 0; i < 4; i++)
-        h[1 + i] = (uint8_t)(n >> (24 - 8 * i));
-    return 5;
-}
-
-/* The pair count of the map header that starts mp, and the header's
- * length in *head; -1 when mp is not a map. */
-static int64_t
-s_map_count(cdt_str_t mp, size_t *head)
-{
-    const uint8_t *p = (const uint8_t *)mp.ptr;
-    if (mp.len == 0)
-        return -1;
-    if ((p[0] & 0xf0) == 0x80) {
-        *head = 1;
-        return p[0] & 0x0f;
-    }
-    size_t w = p[0] == 0xde ? 2 : p[0] == 0xdf ? 4 : 0;
-    if (w == 0 || mp.len < 1 + w)
-        return -1;
-    int64_t n = 0;
-    for (size_t i = 1; i <= w; i++)
-        n = n << 8 | p[i];
-    *head = 1 + w;
-    return n;
-}
-
-/* Appends s as a MessagePack str, as msgpack_pack_str writes it. */
-static void
-s_put_str(cdt_buf_t *t, const char *s, size_t len)
-{
-    uint8_t h[5];
-    size_t hn;
-    if (len <= 31) {
-        h[0] = (uint8_t)(0xa0 | len);
-        hn = 1;
-    } else if (len <= 0xff) {
-        h[0] = 0xd9;
-        h[1] = (uint8_t)len;
-        hn = 2;
-    } else if (len <= 0xffff) {
-        h[0] = 0xda;
-        h[1] = (uint8_t)(len >> 8);
-        h[2] = (uint8_t)len;
-        hn = 3;
-    } else {
-        h[0] = 0xdb;
-        for (int i = 0; i < 4; i++)
-            h[1 + i] = (uint8_t)(len >> (24 - 8 * i));
-        hn = 5;
-    }
-    cdt_buf_append(t, h, hn);
-    cdt_buf_append(t, s, len);
-}
-
 /* The bytes of an event's `arguments` or `data` value: as they came
  * (mp), or packed from the object into self->args_pack. */
 static cdt_str_t
@@ -604,42 +536,48 @@ s_event_args(broker_t *self, const cdt_ingress_t *m)
         part[0] = s_value_mp(self, m->arguments_mp, m->arguments);
         return 1;
     }
-    uint8_t *h = self->args_head;
+    cdt_buf_t *h = &self->args_head;
+    cdt_buf_reset(h);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, h, cdt_buf_msgpack_write);
     bool has_data = m->data || m->data_mp.ptr;
-    h[0] = has_data ? 0x91 : 0x90;
-    part[0].ptr = (const char *)h;
-    part[0].len = 1;
-    if (!has_data)
-        return 1;
-    cdt_str_t d = s_value_mp(self, m->data_mp, m->data);
-    part[1] = d;
-    size_t head;
-    int64_t n = s_map_count(d, &head);
-    if (n < 0)
-        return 2;
-    bool add_ts = !cdt_ingress_mp_map_has(d, "timestamp", 9);
-    bool add_cid =
-        m->id.len > 0 && !cdt_ingress_mp_map_has(d, "correlationId", 13);
-    if (!add_ts && !add_cid)
-        return 2;
-    part[0].len += s_map_head(h + 1, (size_t)n + add_ts + add_cid);
-    part[1].ptr = d.ptr + head;
-    part[1].len = d.len - head;
-    cdt_buf_t *t = &self->args_tail;
-    cdt_buf_reset(t);
-    if (add_ts) {
-        s_event_iso8601(self, m->ts > 0 ? m->ts : cdt_clock_wall_ms(),
-                        self->iso);
-        s_put_str(t, "timestamp", 9);
-        s_put_str(t, self->iso, strlen(self->iso));
+    msgpack_pack_array(&pk, has_data ? 1 : 0);
+    size_t n_parts = 1;
+    if (has_data) {
+        cdt_str_t d = s_value_mp(self, m->data_mp, m->data);
+        part[1] = d;
+        n_parts = 2;
+        size_t head;
+        int64_t n = cdt_ingress_mp_map_count(d, &head);
+        bool add_ts = n >= 0 && !cdt_ingress_mp_map_has(d, "timestamp", 9);
+        bool add_cid = n >= 0 && m->id.len > 0 &&
+                       !cdt_ingress_mp_map_has(d, "correlationId", 13);
+        if (add_ts || add_cid) {
+            msgpack_pack_map(&pk, (size_t)n + add_ts + add_cid);
+            part[1].ptr = d.ptr + head;
+            part[1].len = d.len - head;
+            cdt_buf_t *t = &self->args_tail;
+            cdt_buf_reset(t);
+            msgpack_packer tk;
+            msgpack_packer_init(&tk, t, cdt_buf_msgpack_write);
+            if (add_ts) {
+                s_event_iso8601(self, m->ts > 0 ? m->ts : cdt_clock_wall_ms(),
+                                self->iso);
+                msgpack_pack_str_with_body(&tk, "timestamp", 9);
+                msgpack_pack_str_with_body(&tk, self->iso, strlen(self->iso));
+            }
+            if (add_cid) {
+                msgpack_pack_str_with_body(&tk, "correlationId", 13);
+                msgpack_pack_str_with_body(&tk, m->id.ptr, m->id.len);
+            }
+            part[2].ptr = (const char *)t->data;
+            part[2].len = t->len;
+            n_parts = 3;
+        }
     }
-    if (add_cid) {
-        s_put_str(t, "correlationId", 13);
-        s_put_str(t, m->id.ptr, m->id.len);
-    }
-    part[2].ptr = (const char *)t->data;
-    part[2].len = t->len;
-    return 3;
+    part[0].ptr = (const char *)h->data;
+    part[0].len = h->len;
+    return n_parts;
 }
 
 /* The router gets the decoded strings as they are and the arguments'

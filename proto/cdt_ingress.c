@@ -1272,6 +1272,19 @@ cdt_ingress_decode_event(const uint8_t *buf, size_t len, cdt_ingress_t *msg,
     return 0;
 }
 
+int64_t
+cdt_ingress_mp_map_count(cdt_str_t map, size_t *head)
+{
+    if (!map.ptr)
+        return -1;
+    const uint8_t *p = (const uint8_t *)map.ptr, *end = p + map.len;
+    uint64_t n;
+    if (!s_read_count(&p, end, true, &n) || n > INT64_MAX)
+        return -1;
+    *head = (size_t)(p - (const uint8_t *)map.ptr);
+    return (int64_t)n;
+}
+
 bool
 cdt_ingress_mp_map_has(cdt_str_t map, const char *key, size_t key_len)
 {

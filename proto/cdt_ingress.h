@@ -228,6 +228,10 @@ int cdt_ingress_decode_event(const uint8_t *buf, size_t len, cdt_ingress_t *msg,
  * or go wrong before such a key, give false. */
 bool cdt_ingress_mp_map_has(cdt_str_t map, const char *key, size_t key_len);
 
+/* The pair count of the map header that starts map, with the header's
+ * length in *head; -1 when map does not start with a map header. */
+int64_t cdt_ingress_mp_map_count(cdt_str_t map, size_t *head);
+
 /* Encodes msg as a map (only the fields of its type, optional ones when
  * set). Used by conduit-pub and the tests; cdt_ingress_parse of the result
  * gives back an equal message. */

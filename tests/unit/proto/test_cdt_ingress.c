@@ -1544,6 +1544,20 @@ START_TEST(test_ingress_value_bytes_and_map_has)
     ck_assert(!cdt_ingress_mp_map_has(arr, "k", 1));
     cdt_str_t none = {NULL, 0};
     ck_assert(!cdt_ingress_mp_map_has(none, "k", 1));
+    /* map headers: fixmap, map 16, map 32, cut, not a map */
+    size_t head = 99;
+    ck_assert_int_eq(cdt_ingress_mp_map_count(m, &head), 3);
+    ck_assert_uint_eq(head, 1);
+    cdt_str_t m16 = {"\xde\x01\x02", 3};
+    ck_assert_int_eq(cdt_ingress_mp_map_count(m16, &head), 0x102);
+    ck_assert_uint_eq(head, 3);
+    cdt_str_t m32 = {"\xdf\x00\x01\x00\x00", 5};
+    ck_assert_int_eq(cdt_ingress_mp_map_count(m32, &head), 0x10000);
+    ck_assert_uint_eq(head, 5);
+    cdt_str_t cut = {"\xdf\x00\x01", 3};
+    ck_assert_int_eq(cdt_ingress_mp_map_count(cut, &head), -1);
+    ck_assert_int_eq(cdt_ingress_mp_map_count(arr, &head), -1);
+    ck_assert_int_eq(cdt_ingress_mp_map_count(none, &head), -1);
 }
 END_TEST
 
