@@ -158,7 +158,8 @@ static int
 s_method(cdt_method_t *m, const cdt_yaml_node_t *map, int *event_line,
          const s_where_t *w)
 {
-    int group_line = map->line, check_line = map->line;
+    int group_line = map->line;
+    int check_line = group_line;
     int not_found_line = 0, denied_line = 0;
     m->action = CDT_ACTION_NONE;
     m->check = CDT_CHECK_NONE;
