@@ -16,6 +16,7 @@
 #define CDT_MSGPACK_H
 
 #include <msgpack.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,6 +25,29 @@
  * the value's size in *used (may be less than len), or -1 (malformed,
  * truncated, or a reserved byte such as 0xc1). Never reads past len. */
 int cdt_msgpack_check(const void *buf, size_t len, size_t *used);
+
+/* The deepest nesting msgpack_unpack accepts: containers within
+ * containers, the outermost counting as one. */
+#define CDT_MSGPACK_MAX_DEPTH 32
+
+/* A big-endian unsigned integer of n (at most 8) bytes at p. */
+static inline uint64_t
+cdt_msgpack_be(const uint8_t *p, size_t n)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* Moves *pp past the one value that starts there, before end, reading
+ * its bytes as cdt_msgpack_check does (every length bounds-checked, no
+ * allocation, no recursion) and refusing, as msgpack_unpack would, a
+ * container at depth CDT_MSGPACK_MAX_DEPTH or deeper, the value itself
+ * being at depth (0 for a whole message, 1 for a value inside its top
+ * map, ...). False (*pp unspecified) when the bytes are not such a value.
+ * Never reads at or past end. */
+bool cdt_msgpack_skip(const uint8_t **pp, const uint8_t *end, int depth);
 
 /* cdt_msgpack_check, then msgpack_unpack into *obj from zone (initialised
  * by the caller, who keeps it while obj is used; strings borrow from buf).

@@ -816,24 +816,44 @@ cdt_ingress_parse(const uint8_t *buf, size_t len, msgpack_unpacked *unpacked,
     return 0;
 }
 
+/* The element count of the array (or map, with map) header at [*pp, end),
+ * moving *pp past the header. */
+static bool
+s_read_count(const uint8_t **pp, const uint8_t *end, bool map, uint64_t *n)
+{
+    const uint8_t *p = *pp;
+    if (p >= end)
+        return false;
+    uint8_t c = *p++;
+    size_t w;
+    if ((c & 0xf0) == (map ? 0x80 : 0x90)) {
+        *n = c & 0x0f;
+        *pp = p;
+        return true;
+    }
+    if (c == (map ? 0xde : 0xdc))
+        w = 2;
+    else if (c == (map ? 0xdf : 0xdd))
+        w = 4;
+    else
+        return false;
+    if ((size_t)(end - p) < w)
+        return false;
+    *n = cdt_msgpack_be(p, w);
+    *pp = p + w;
+    return true;
+}
+
 /* The element count a container header at p (n bytes left) declares, or
  * -1 when p does not start with a header of that type. */
 static int64_t
 s_header_count(const uint8_t *p, size_t n, msgpack_object_type type)
 {
-    if (n == 0)
+    uint64_t count;
+    if (!s_read_count(&p, p + n, type == MSGPACK_OBJECT_MAP, &count) ||
+        count > INT64_MAX)
         return -1;
-    uint8_t c = p[0];
-    bool map = type == MSGPACK_OBJECT_MAP;
-    if ((c & 0xf0) == (map ? 0x80 : 0x90))
-        return c & 0x0f;
-    size_t w = c == (map ? 0xde : 0xdc) ? 2 : c == (map ? 0xdf : 0xdd) ? 4 : 0;
-    if (w == 0 || n < 1 + w)
-        return -1;
-    int64_t v = 0;
-    for (size_t i = 1; i <= w; i++)
-        v = v << 8 | p[i];
-    return v;
+    return (int64_t)count;
 }
 
 /* Whether the value at p (used bytes) is the one msgpack-c unpacked into
@@ -928,132 +948,10 @@ cdt_ingress_set_raw(cdt_ingress_t *msg, const uint8_t *buf, size_t len)
 /* ---- events straight from the bytes ------------------------------------ */
 
 /* The fast path reads the bytes with these, bounds-checked whatever the
- * input. Containers nested deeper than this (the top map counting as
- * one) make msgpack_unpack fail, so such input takes the general path. */
-#define S_MAX_DEPTH 32
+ * input; a value that nests deeper than msgpack_unpack accepts
+ * (CDT_MSGPACK_MAX_DEPTH) takes the general path. */
 
-/* A big-endian unsigned integer of n bytes at p. */
-static uint64_t
-s_be(const uint8_t *p, size_t n)
-{
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
-/* Moves *pp past the value there, which holds no container at depth
- * S_MAX_DEPTH or deeper (the value itself being at depth). False if the
- * bytes before end are not such a value. One loop, no recursion: owed[i]
- * counts the values still to come at depth + i. */
-static bool
-s_skip(const uint8_t **pp, const uint8_t *end, int depth)
-{
-    uint64_t owed[S_MAX_DEPTH + 1];
-    int top = 0;
-    const uint8_t *p = *pp;
-    owed[0] = 1;
-    for (;;) {
-        while (owed[top] == 0) {
-            if (top == 0) {
-                *pp = p;
-                return true;
-            }
-            top--;
-        }
-        owed[top]--;
-        if (p >= end)
-            return false;
-        uint8_t c = *p++;
-        uint64_t body = 0;  /* bytes after the header */
-        uint64_t count = 0; /* values a container owes */
-        size_t w = 0;       /* length bytes in the header */
-        bool container = false;
-        if (c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3)
-            continue;
-        if (c <= 0x9f) {
-            container = true;
-            count = c <= 0x8f ? 2u * (c & 0x0f) : (c & 0x0fu);
-        } else if (c <= 0xbf) {
-            body = c & 0x1f;
-        } else {
-            switch (c) {
-            case 0xc4: /* bin */
-            case 0xc5:
-            case 0xc6:
-                w = (size_t)1 << (c - 0xc4);
-                break;
-            case 0xc7: /* ext: length, then a type byte */
-            case 0xc8:
-            case 0xc9:
-                w = (size_t)1 << (c - 0xc7);
-                body = 1;
-                break;
-            case 0xca:
-                body = 4;
-                break;
-            case 0xcb:
-                body = 8;
-                break;
-            case 0xcc: /* uint, int */
-            case 0xcd:
-            case 0xce:
-            case 0xcf:
-                body = (uint64_t)1 << (c - 0xcc);
-                break;
-            case 0xd0:
-            case 0xd1:
-            case 0xd2:
-            case 0xd3:
-                body = (uint64_t)1 << (c - 0xd0);
-                break;
-            case 0xd4: /* fixext: a type byte and 1..16 bytes */
-            case 0xd5:
-            case 0xd6:
-            case 0xd7:
-            case 0xd8:
-                body = 1 + ((uint64_t)1 << (c - 0xd4));
-                break;
-            case 0xd9: /* str */
-            case 0xda:
-            case 0xdb:
-                w = (size_t)1 << (c - 0xd9);
-                break;
-            case 0xdc: /* array, map */
-            case 0xdd:
-            case 0xde:
-            case 0xdf:
-                w = c == 0xdc || c == 0xde ? 2 : 4;
-                container = true;
-                break;
-            default: /* 0xc1 */
-                return false;
-            }
-        }
-        if (w) {
-            if ((size_t)(end - p) < w)
-                return false;
-            uint64_t v = s_be(p, w);
-            p += w;
-            if (container)
-                count = c >= 0xde ? 2 * v : v;
-            else
-                body += v;
-        }
-        if (container) {
-            /* every value takes a byte: more owed than left is malformed */
-            if (depth + top >= S_MAX_DEPTH || count > (uint64_t)(end - p))
-                return false;
-            owed[++top] = count;
-        } else {
-            if (body > (uint64_t)(end - p))
-                return false;
-            p += body;
-        }
-    }
-}
-
-/* s_skip, with the common scalars (ints, nil, bools, short strings)
+/* cdt_msgpack_skip, with the common scalars (ints, nil, bools, short strings)
  * handled inline. */
 static inline bool
 s_skip_value(const uint8_t **pp, const uint8_t *end, int depth)
@@ -1081,7 +979,7 @@ s_skip_value(const uint8_t **pp, const uint8_t *end, int depth)
             return true;
         }
     }
-    return s_skip(pp, end, depth);
+    return cdt_msgpack_skip(pp, end, depth);
 }
 
 /* A str at [p, end): its body in *out, and where the next value starts
@@ -1100,7 +998,7 @@ s_read_str(const uint8_t *p, const uint8_t *end, cdt_str_t *out,
         size_t w = (size_t)1 << (c - 0xd9);
         if ((size_t)(end - p) < w)
             return false;
-        n = s_be(p, w);
+        n = cdt_msgpack_be(p, w);
         p += w;
     } else {
         return false;
@@ -1111,34 +1009,6 @@ s_read_str(const uint8_t *p, const uint8_t *end, cdt_str_t *out,
     out->len = (size_t)n;
     if (next)
         *next = p + n;
-    return true;
-}
-
-/* The element count of the array (or map, with map) header at [*pp, end),
- * moving *pp past the header. */
-static bool
-s_read_count(const uint8_t **pp, const uint8_t *end, bool map, uint64_t *n)
-{
-    const uint8_t *p = *pp;
-    if (p >= end)
-        return false;
-    uint8_t c = *p++;
-    size_t w;
-    if ((c & 0xf0) == (map ? 0x80 : 0x90)) {
-        *n = c & 0x0f;
-        *pp = p;
-        return true;
-    }
-    if (c == (map ? 0xde : 0xdc))
-        w = 2;
-    else if (c == (map ? 0xdf : 0xdd))
-        w = 4;
-    else
-        return false;
-    if ((size_t)(end - p) < w)
-        return false;
-    *n = s_be(p, w);
-    *pp = p + w;
     return true;
 }
 
@@ -1175,7 +1045,7 @@ s_fast_int(const uint8_t *p, const uint8_t *end, int64_t *out)
     }
     if ((size_t)(end - p) < w)
         return false;
-    uint64_t u = s_be(p, w);
+    uint64_t u = cdt_msgpack_be(p, w);
     if (sign && w < 8 && (u >> (8 * w - 1)))
         u |= ~(uint64_t)0 << (8 * w); /* sign-extend */
     if (!sign && u > (uint64_t)INT64_MAX)

@@ -844,19 +844,6 @@ s_json_uint(cdt_buf_t *b, uint64_t u, bool neg)
  * value; a map key that is not a string (cdt_json writes its JSON text
  * inside a string) makes the caller start over with unpack and cdt_json. */
 
-/* Containers deeper than this make msgpack_unpack fail. */
-#define S_MP_MAX_DEPTH 32
-
-/* A big-endian unsigned integer of n bytes at p. */
-static inline uint64_t
-s_be_get(const uint8_t *p, int n)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < n; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
 /* An open container of s_json_mp. */
 typedef struct {
     uint64_t left; /* values still to come (a map's keys count) */
@@ -877,7 +864,7 @@ enum {
 static int
 s_json_mp(cdt_buf_t *b, const uint8_t **pp, const uint8_t *end)
 {
-    s_level_t st[S_MP_MAX_DEPTH + 1];
+    s_level_t st[CDT_MSGPACK_MAX_DEPTH + 1];
     int top = 0;
     const uint8_t *p = *pp;
     st[0].left = 1;
@@ -949,7 +936,7 @@ s_json_mp(cdt_buf_t *b, const uint8_t **pp, const uint8_t *end)
             w = 1 << (c - 0xc4);
             if (left < (size_t)w)
                 return -1;
-            n = s_be_get(p, w);
+            n = cdt_msgpack_be(p, w);
             p += w;
             if (n > left - (size_t)w)
                 return -1;
@@ -965,7 +952,7 @@ s_json_mp(cdt_buf_t *b, const uint8_t **pp, const uint8_t *end)
             w = 1 << (c - 0xc7);
             if (left < (size_t)w + 1)
                 return -1;
-            n = s_be_get(p, w);
+            n = cdt_msgpack_be(p, w);
             p += w + 1;
             if (n > left - (size_t)w - 1)
                 return -1;
@@ -975,7 +962,7 @@ s_json_mp(cdt_buf_t *b, const uint8_t **pp, const uint8_t *end)
         case 0xca: { /* float 32 */
             if (left < 4)
                 return -1;
-            uint32_t u = (uint32_t)s_be_get(p, 4);
+            uint32_t u = (uint32_t)cdt_msgpack_be(p, 4);
             float f;
             memcpy(&f, &u, 4);
             o.type = MSGPACK_OBJECT_FLOAT32;
@@ -987,7 +974,7 @@ s_json_mp(cdt_buf_t *b, const uint8_t **pp, const uint8_t *end)
         case 0xcb: { /* float 64 */
             if (left < 8)
                 return -1;
-            uint64_t u = s_be_get(p, 8);
+            uint64_t u = cdt_msgpack_be(p, 8);
             double d;
             memcpy(&d, &u, 8);
             o.type = MSGPACK_OBJECT_FLOAT64;
@@ -1003,7 +990,7 @@ s_json_mp(cdt_buf_t *b, const uint8_t **pp, const uint8_t *end)
             w = 1 << (c - 0xcc);
             if (left < (size_t)w)
                 return -1;
-            s_json_uint(b, s_be_get(p, w), false);
+            s_json_uint(b, cdt_msgpack_be(p, w), false);
             p += w;
             continue;
         case 0xd0: /* int 8/16/32/64 */
@@ -1013,7 +1000,7 @@ s_json_mp(cdt_buf_t *b, const uint8_t **pp, const uint8_t *end)
             w = 1 << (c - 0xd0);
             if (left < (size_t)w)
                 return -1;
-            uint64_t u = s_be_get(p, w);
+            uint64_t u = cdt_msgpack_be(p, w);
             if (w < 8 && (u >> (8 * w - 1)))
                 u |= ~(uint64_t)0 << (8 * w); /* sign-extend */
             bool neg = (u >> 63) != 0;
@@ -1038,7 +1025,7 @@ s_json_mp(cdt_buf_t *b, const uint8_t **pp, const uint8_t *end)
             w = 1 << (c - 0xd9);
             if (left < (size_t)w)
                 return -1;
-            n = s_be_get(p, w);
+            n = cdt_msgpack_be(p, w);
             p += w;
             left -= (size_t)w;
             goto str;
@@ -1049,7 +1036,7 @@ s_json_mp(cdt_buf_t *b, const uint8_t **pp, const uint8_t *end)
             w = c == 0xdc || c == 0xde ? 2 : 4;
             if (left < (size_t)w)
                 return -1;
-            n = s_be_get(p, w);
+            n = cdt_msgpack_be(p, w);
             p += w;
             kind = c >= 0xde ? S_MAP : S_ARRAY;
             goto open;
@@ -1066,7 +1053,7 @@ open:
         /* every value takes a byte: a count past the end is malformed */
         if (kind == S_MAP)
             n *= 2;
-        if (top >= S_MP_MAX_DEPTH || n > (uint64_t)(end - p))
+        if (top >= CDT_MSGPACK_MAX_DEPTH || n > (uint64_t)(end - p))
             return -1;
         s_put1(b, kind == S_MAP ? '{' : '[');
         top++;

@@ -1,5 +1,6 @@
 /*
- * test_cdt_msgpack - the bounds check that runs before msgpack_unpack.
+ * test_cdt_msgpack - the bounds check that runs before msgpack_unpack, and
+ * the depth-bounded skip that walks the same way.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -208,6 +209,73 @@ START_TEST(test_msgpack_check_agrees_with_unpacker)
 }
 END_TEST
 
+START_TEST(test_msgpack_skip_agrees_with_check)
+{
+    /* cdt_msgpack_skip walks what cdt_msgpack_check walks: on the same
+     * random inputs it stops where the check says the value ends, and
+     * fails where the check fails (the depth limit aside: these inputs
+     * nest at most 12 deep). */
+    uint32_t x = 88675123u;
+    int passed = 0;
+    static const uint8_t pool[] = {0x00, 0x7f, 0x80, 0x81, 0x82, 0x90, 0x91,
+                                   0x92, 0xa0, 0xa1, 0xa3, 0xc0, 0xc1, 0xc2,
+                                   0xc3, 0xc4, 0xc7, 0xca, 0xcb, 0xcc, 0xcd,
+                                   0xd4, 0xd9, 0xdc, 0xdd, 0xde, 0xdf, 0xff};
+    for (int iter = 0; iter < 200000; iter++) {
+        uint8_t buf[12];
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        size_t n = 1 + x % sizeof buf;
+        for (size_t i = 0; i < n; i++) {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            buf[i] = (x & 1) ? pool[(x >> 1) % sizeof pool] : (uint8_t)(x >> 8);
+        }
+        uint8_t *copy = cdt_xmalloc(n); /* exact size, for ASan */
+        memcpy(copy, buf, n);
+        size_t used = 0;
+        int rc = cdt_msgpack_check(copy, n, &used);
+        const uint8_t *p = copy;
+        bool ok = cdt_msgpack_skip(&p, copy + n, 0);
+        ck_assert_msg(ok == (rc == 0), "iteration %d", iter);
+        if (ok) {
+            ck_assert_uint_eq((size_t)(p - copy), used);
+            passed++;
+        }
+        free(copy);
+    }
+    ck_assert_int_gt(passed, 1000);
+}
+END_TEST
+
+START_TEST(test_msgpack_skip_depth)
+{
+    /* 32 nested arrays around nil: what msgpack_unpack accepts at the
+     * top level, refused one level further in, and 33 refused. */
+    uint8_t b[34];
+    memset(b, 0x91, 33);
+    b[33] = 0xc0;
+    const uint8_t *p = b + 1;
+    ck_assert(cdt_msgpack_skip(&p, b + 34, 0));
+    ck_assert_ptr_eq(p, b + 34);
+    p = b + 1;
+    ck_assert(!cdt_msgpack_skip(&p, b + 34, 1));
+    p = b;
+    ck_assert(!cdt_msgpack_skip(&p, b + 34, 0));
+    /* the same depth through maps and 16-bit headers */
+    static const uint8_t m[] = {0x81, 0xc0, 0xdc, 0x00, 0x01, 0x91, 0xc3};
+    p = m;
+    ck_assert(cdt_msgpack_skip(&p, m + sizeof m, 29));
+    ck_assert_ptr_eq(p, m + sizeof m);
+    p = m;
+    ck_assert(!cdt_msgpack_skip(&p, m + sizeof m, 30));
+    ck_assert_uint_eq(cdt_msgpack_be((const uint8_t *)"\x01\x02\x03", 3),
+                      0x010203);
+}
+END_TEST
+
 Suite *
 cdt_msgpack_suite(void)
 {
@@ -220,6 +288,8 @@ cdt_msgpack_suite(void)
     tcase_add_test(tc, test_msgpack_check_rejects_reserved_byte);
     tcase_add_test(tc, test_msgpack_check_rejects_huge_declared_counts);
     tcase_add_test(tc, test_msgpack_check_agrees_with_unpacker);
+    tcase_add_test(tc, test_msgpack_skip_agrees_with_check);
+    tcase_add_test(tc, test_msgpack_skip_depth);
     suite_add_tcase(s, tc);
     return s;
 }
