@@ -14,6 +14,7 @@
 #include "common/cdt_config.h"
 #include "common/cdt_log.h"
 #include "proto/cdt_link.h"
+#include "tests/unit/broker/linkrx.h"
 
 #include <check.h>
 #include <czmq.h>
@@ -141,23 +142,8 @@ s_gw_send(fx_t *f, gw_t *g, cdt_buf_t *out)
 static bool
 s_gw_recv(gw_t *g, int timeout_ms)
 {
-    msgpack_zone_clear(&g->zone);
-    if (!g->frame || g->off >= zframe_size(g->frame)) {
-        /* the next frame: a batch of one or more messages */
-        zframe_destroy(&g->frame);
-        g->off = 0;
-        zsock_set_rcvtimeo(g->sock, timeout_ms);
-        g->frame = zframe_recv(g->sock);
-        if (!g->frame)
-            return false;
-    }
-    size_t used = 0;
-    ck_assert_int_eq(cdt_link_decode_next(zframe_data(g->frame) + g->off,
-                                          zframe_size(g->frame) - g->off,
-                                          &g->zone, &g->msg, &used),
-                     0);
-    g->off += used;
-    return true;
+    return linkrx_next(g->sock, &g->frame, &g->off, &g->zone, &g->msg,
+                       timeout_ms);
 }
 
 static void

@@ -1,0 +1,24 @@
+/*
+ * linkrx - the broker's unit tests' end of the gateway link: reads the
+ * link messages a fake gateway's DEALER receives, one at a time, through
+ * the batches the broker sends (proto/cdt_link.h).
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef LINKRX_H
+#define LINKRX_H
+
+#include "proto/cdt_link.h"
+
+#include <czmq.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/* The next link message on sock into *msg (borrowing from *frame and
+ * *zone): the next one of the current frame's batch (*frame, from *off),
+ * else the first of the next frame received within timeout_ms. A message
+ * that does not decode fails the test. False on timeout. */
+bool linkrx_next(zsock_t *sock, zframe_t **frame, size_t *off,
+                 msgpack_zone *zone, cdt_link_msg_t *msg, int timeout_ms);
+
+#endif
