@@ -549,9 +549,11 @@ s_event_args(broker_t *self, const cdt_ingress_t *m)
         n_parts = 2;
         size_t head;
         int64_t n = cdt_ingress_mp_map_count(d, &head);
-        bool add_ts = n >= 0 && !cdt_ingress_mp_map_has(d, "timestamp", 9);
-        bool add_cid = n >= 0 && m->id.len > 0 &&
-                       !cdt_ingress_mp_map_has(d, "correlationId", 13);
+        static const cdt_str_t keys[] = {{"timestamp", 9},
+                                         {"correlationId", 13}};
+        uint32_t has = n >= 0 ? cdt_ingress_mp_map_keys(d, keys, 2) : 3;
+        bool add_ts = !(has & 1);
+        bool add_cid = m->id.len > 0 && !(has & 2);
         if (add_ts || add_cid) {
             msgpack_pack_map(&pk, (size_t)n + add_ts + add_cid);
             part[1].ptr = d.ptr + head;

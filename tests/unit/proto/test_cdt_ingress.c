@@ -1544,6 +1544,19 @@ START_TEST(test_ingress_value_bytes_and_map_has)
     ck_assert(!cdt_ingress_mp_map_has(arr, "k", 1));
     cdt_str_t none = {NULL, 0};
     ck_assert(!cdt_ingress_mp_map_has(none, "k", 1));
+    /* several keys in one pass: a bit each, as map_has answers */
+    static const cdt_str_t keys[] = {{"k", 1}, {"x", 1}, {"zz", 2}};
+    ck_assert_uint_eq(cdt_ingress_mp_map_keys(m, keys, 3), 1);
+    ck_assert_uint_eq(cdt_ingress_mp_map_keys(m2, keys, 3), 0);
+    ck_assert_uint_eq(cdt_ingress_mp_map_keys(arr, keys, 3), 0);
+    ck_assert_uint_eq(cdt_ingress_mp_map_keys(none, keys, 3), 0);
+    static const uint8_t two[] = {0x83, 0xa2, 'z',  'z', 0x01, 0xa1,
+                                  'q',  0xc0, 0xa1, 'k', 0x90};
+    cdt_str_t mt = {(const char *)two, sizeof two};
+    ck_assert_uint_eq(cdt_ingress_mp_map_keys(mt, keys, 3), 5);
+    ck_assert_uint_eq(cdt_ingress_mp_map_keys(mt, keys + 2, 1), 1);
+    mt.len--; /* k's value cut: only zz stands */
+    ck_assert_uint_eq(cdt_ingress_mp_map_keys(mt, keys, 3), 4);
     /* map headers: fixmap, map 16, map 32, cut, not a map */
     size_t head = 99;
     ck_assert_int_eq(cdt_ingress_mp_map_count(m, &head), 3);
