@@ -248,19 +248,29 @@ router_route_event(router_t *self, const router_event_t *ev, char *err,
     const cdt_hub_t *hub;
     if (s_check(self, ev, &hub, err, errlen) != 0)
         return -1;
-    /* the arguments' bytes in one piece, in the router's buffer */
+    /* the arguments' bytes in one piece: as given when they are, else
+     * joined or packed in the router's buffer */
+    const void *args;
+    size_t args_len;
     cdt_buf_t *a = &self->args;
     cdt_buf_reset(a);
-    if (ev->n_args_mp > 0) {
-        for (size_t i = 0; i < ev->n_args_mp; i++)
-            cdt_buf_append(a, ev->args_mp[i].ptr, ev->args_mp[i].len);
-    } else if (!ev->args || ev->args->type != MSGPACK_OBJECT_ARRAY ||
-               cdt_link_pack_args(a, ev->args) != 0) {
-        return s_refuse(self, err, errlen, "arguments must be an array");
+    if (ev->n_args_mp == 1) {
+        args = ev->args_mp[0].ptr;
+        args_len = ev->args_mp[0].len;
+    } else {
+        if (ev->n_args_mp > 1) {
+            for (size_t i = 0; i < ev->n_args_mp; i++)
+                cdt_buf_append(a, ev->args_mp[i].ptr, ev->args_mp[i].len);
+        } else if (!ev->args || ev->args->type != MSGPACK_OBJECT_ARRAY ||
+                   cdt_link_pack_args(a, ev->args) != 0) {
+            return s_refuse(self, err, errlen, "arguments must be an array");
+        }
+        args = a->data;
+        args_len = a->len;
     }
-    if (!s_is_array(a->data, a->len))
+    if (!s_is_array(args, args_len))
         return s_refuse(self, err, errlen, "arguments must be an array");
-    return s_route(self, hub, ev, a->data, a->len, err, errlen);
+    return s_route(self, hub, ev, args, args_len, err, errlen);
 }
 
 int
