@@ -11,10 +11,10 @@
 #define CDT_LOG_MODULE "curve"
 #include "broker/curve.h"
 
-#include "broker/ratelog.h"
 #include "common/cdt_clock.h"
 #include "common/cdt_log.h"
 #include "common/cdt_mem.h"
+#include "common/cdt_ratelog.h"
 
 #include <assert.h>
 #include <dirent.h>
@@ -36,8 +36,8 @@ typedef struct watch {
     const char *name; /* borrowed: a literal */
     zsock_t *mon;     /* PAIR connected to the socket's monitor */
     curve_counters_t counters;
-    ratelog_t auth_log;
-    ratelog_t protocol_log;
+    cdt_ratelog_t auth_log;
+    cdt_ratelog_t protocol_log;
 } watch_t;
 
 struct curve {
@@ -281,7 +281,7 @@ s_event(watch_t *w, uint16_t event, uint32_t value, int64_t now_ms)
         cdt_log_debug("CurveZMQ client accepted on '%s'", w->name);
     } else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
         w->counters.auth_failures++;
-        if (ratelog_allow(&w->auth_log, now_ms, &skipped))
+        if (cdt_ratelog_allow(&w->auth_log, now_ms, &skipped))
             cdt_log_warn("refused a CurveZMQ client on '%s': its public key "
                          "is not in broker.curve_clients_dir (status %" PRIu32
                          "; %" PRIu64 " more since the last report)",
@@ -291,7 +291,7 @@ s_event(watch_t *w, uint16_t event, uint32_t value, int64_t now_ms)
         const char *why = event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
                               ? s_protocol_reason(value)
                               : "no detail";
-        if (ratelog_allow(&w->protocol_log, now_ms, &skipped)) {
+        if (cdt_ratelog_allow(&w->protocol_log, now_ms, &skipped)) {
             if (why)
                 cdt_log_warn("a client failed the CurveZMQ handshake on "
                              "'%s': %s (%" PRIu64

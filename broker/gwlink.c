@@ -21,11 +21,11 @@
 
 #include "broker/hashfn.h"
 #include "broker/invoke.h"
-#include "broker/ratelog.h"
 #include "common/cdt_buf.h"
 #include "common/cdt_clock.h"
 #include "common/cdt_log.h"
 #include "common/cdt_mem.h"
+#include "common/cdt_ratelog.h"
 #include "proto/cdt_link.h"
 
 #include <openssl/crypto.h>
@@ -74,8 +74,8 @@ struct gwlink {
     cdt_buf_t out;
     cdt_buf_t json;
     msgpack_zone zone;
-    ratelog_t garbage_log[3]; /* by s_kind */
-    ratelog_t send_log;
+    cdt_ratelog_t garbage_log[3]; /* by s_kind */
+    cdt_ratelog_t send_log;
     gwlink_counters_t counters;
     /* Given to every gateway in WELCOME so that a negotiate token signed
      * by one verifies on another (gateway/tokens.h). Drawn per process, so
@@ -194,7 +194,7 @@ s_send_rid(gwlink_t *self, const uint8_t *rid, size_t rid_len,
         int e = zmq_errno();
         self->counters.send_errors += msgs;
         uint64_t skipped = 0;
-        if (ratelog_allow(&self->send_log, cdt_clock_mono_ms(), &skipped))
+        if (cdt_ratelog_allow(&self->send_log, cdt_clock_mono_ms(), &skipped))
             cdt_log_warn("cannot send to a gateway: %s (%" PRIu64
                          " more since the last report)",
                          e == EHOSTUNREACH ? "gone"
@@ -726,7 +726,7 @@ s_garbage_from(gwlink_t *self, const uint8_t *rid, size_t rid_len,
 {
     self->counters.garbage++;
     uint64_t skipped = 0;
-    if (!ratelog_allow(&self->garbage_log[kind], now_ms, &skipped))
+    if (!cdt_ratelog_allow(&self->garbage_log[kind], now_ms, &skipped))
         return;
     const gw_t *gw = rid && rid_len > 0 && rid_len <= RID_MAX
                          ? s_find(self, rid, rid_len)

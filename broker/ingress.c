@@ -13,10 +13,10 @@
 #define CDT_LOG_MODULE "ingress"
 #include "broker/ingress.h"
 
-#include "broker/ratelog.h"
 #include "common/cdt_log.h"
 #include "common/cdt_mem.h"
 #include "common/cdt_msgpack.h"
+#include "common/cdt_ratelog.h"
 
 #include <assert.h>
 #include <inttypes.h>
@@ -59,8 +59,8 @@ struct ingress {
     /* the group names of an event decoded by the fast path */
     msgpack_object fast_groups[FAST_GROUPS];
     /* [0] the SUB endpoint, [1] the ROUTER; then by s_kind */
-    ratelog_t garbage_log[2][3];
-    ratelog_t refused_log;
+    cdt_ratelog_t garbage_log[2][3];
+    cdt_ratelog_t refused_log;
     ingress_counters_t counters;
 };
 
@@ -180,7 +180,7 @@ s_garbage(ingress_t *self, bool ack, enum s_kind kind, const char *why,
     else
         self->counters.sub_garbage++;
     uint64_t skipped = 0;
-    if (ratelog_allow(&self->garbage_log[ack][kind], now_ms, &skipped))
+    if (cdt_ratelog_allow(&self->garbage_log[ack][kind], now_ms, &skipped))
         cdt_log_warn("dropping a message on '%s' (%s): %s (%" PRIu64
                      " more since the last report)",
                      ack ? "ingress_ack" : "ingress",
@@ -294,7 +294,7 @@ handle:
         cdt_log_debug("refused a '%s' message: %s", tname, err);
     } else {
         uint64_t skipped = 0;
-        if (ratelog_allow(&self->refused_log, now_ms, &skipped))
+        if (cdt_ratelog_allow(&self->refused_log, now_ms, &skipped))
             cdt_log_warn("refused a '%s' message: %s (%" PRIu64
                          " more since the last report)",
                          tname, err, skipped);

@@ -21,8 +21,8 @@
  * Nothing a peer sends can stop the loop: undecodable input (garbage
  * bytes, truncated MessagePack, an oversize message, the wrong number of
  * frames) is counted as garbage per endpoint and logged at WARN at most
- * once a second per endpoint (ratelog.h), naming the endpoint; refusals
- * are counted per type, logged at WARN (rate-limited) on the fire-and-
+ * once a second per endpoint (common/cdt_ratelog.h), naming the endpoint;
+ * refusals are counted per type, logged at WARN (rate-limited) on the fire-and-
  * forget path where nobody else would hear of them, and at DEBUG on the
  * acknowledged path, where the publisher gets the reason.
  *

@@ -18,6 +18,7 @@
 #include "common/cdt_clock.h"
 #include "common/cdt_log.h"
 #include "common/cdt_mem.h"
+#include "common/cdt_ratelog.h"
 
 #include <assert.h>
 #include <czmq.h>
@@ -36,8 +37,6 @@
 /* frames: the broker's batches, each at most CDT_LINK_BATCH_BYTES plus
  * one message, so this bounds what a stalled gateway holds here */
 #define LINK_HWM 8192
-/* at most one WARN about malformed broker frames per this */
-#define MALFORMED_LOG_MS 1000
 
 struct upstream {
     zsock_t *sock;
@@ -71,8 +70,7 @@ struct upstream {
 
     msgpack_zone zone;
     cdt_buf_t out;
-    int64_t malformed_log_ms; /* monotonic: the last such WARN; 0 = none */
-    uint64_t malformed_quiet; /* malformed frames not reported since */
+    cdt_ratelog_t malformed_log; /* one WARN a second about them */
     upstream_stats_t stats;
 };
 
@@ -183,23 +181,17 @@ s_on_welcome(upstream_t *self, const cdt_link_msg_t *msg, int64_t now_ms)
 }
 
 /* Counts a malformed frame (or an unexpected message) and reports it at
- * most once per MALFORMED_LOG_MS. */
+ * most once a second (common/cdt_ratelog.h). */
 static void
 s_malformed(upstream_t *self, const char *what, size_t at, size_t len)
 {
     self->stats.malformed++;
-    int64_t now = cdt_clock_mono_ms();
-    if (self->malformed_log_ms &&
-        now - self->malformed_log_ms < MALFORMED_LOG_MS) {
-        self->malformed_quiet++;
+    uint64_t quiet = 0;
+    if (!cdt_ratelog_allow(&self->malformed_log, cdt_clock_mono_ms(), &quiet))
         return;
-    }
     cdt_log_warn("dropping %s from broker '%s' (at byte %zu of a %zu-byte "
                  "frame; %llu more since the last report)",
-                 what, self->endpoint, at, len,
-                 (unsigned long long)self->malformed_quiet);
-    self->malformed_log_ms = now ? now : 1;
-    self->malformed_quiet = 0;
+                 what, self->endpoint, at, len, (unsigned long long)quiet);
 }
 
 /* One decoded message. */
