@@ -23,8 +23,8 @@ linkrx_next(zsock_t *sock, zframe_t **frame, size_t *off, msgpack_zone *zone,
     }
     size_t used = 0;
     ck_assert_int_eq(cdt_link_decode_next(zframe_data(*frame) + *off,
-                                          zframe_size(*frame) - *off, zone,
-                                          msg, &used),
+                                          zframe_size(*frame) - *off, zone, msg,
+                                          &used),
                      0);
     *off += used;
     return true;
