@@ -166,6 +166,31 @@ START_TEST(test_msgpack_check_rejects_huge_declared_counts)
 }
 END_TEST
 
+/* A short random input from a fixed-seed xorshift generator (state *x):
+ * 1 to cap bytes, half of them header bytes of every kind. Returns its
+ * length. */
+static size_t
+s_random_input(uint32_t *x, uint8_t *buf, size_t cap)
+{
+    static const uint8_t pool[] = {0x00, 0x7f, 0x80, 0x81, 0x82, 0x90, 0x91,
+                                   0x92, 0xa0, 0xa1, 0xa3, 0xc0, 0xc1, 0xc2,
+                                   0xc3, 0xc4, 0xc7, 0xca, 0xcb, 0xcc, 0xcd,
+                                   0xd4, 0xd9, 0xdc, 0xdd, 0xde, 0xdf, 0xff};
+    uint32_t v = *x;
+    v ^= v << 13;
+    v ^= v >> 17;
+    v ^= v << 5;
+    size_t n = 1 + v % cap;
+    for (size_t i = 0; i < n; i++) {
+        v ^= v << 13;
+        v ^= v >> 17;
+        v ^= v << 5;
+        buf[i] = (v & 1) ? pool[(v >> 1) % sizeof pool] : (uint8_t)(v >> 8);
+    }
+    *x = v;
+    return n;
+}
+
 START_TEST(test_msgpack_check_agrees_with_unpacker)
 {
     /* Random short inputs from a fixed-seed generator: whenever the check
@@ -173,22 +198,9 @@ START_TEST(test_msgpack_check_agrees_with_unpacker)
      * nesting beyond its 32 levels), and consume exactly as many. */
     uint32_t x = 2463534242u;
     int passed = 0;
-    static const uint8_t pool[] = {0x00, 0x7f, 0x80, 0x81, 0x82, 0x90, 0x91,
-                                   0x92, 0xa0, 0xa1, 0xa3, 0xc0, 0xc1, 0xc2,
-                                   0xc3, 0xc4, 0xc7, 0xca, 0xcb, 0xcc, 0xcd,
-                                   0xd4, 0xd9, 0xdc, 0xdd, 0xde, 0xdf, 0xff};
     for (int iter = 0; iter < 200000; iter++) {
         uint8_t buf[12];
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        size_t n = 1 + x % sizeof buf;
-        for (size_t i = 0; i < n; i++) {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            buf[i] = (x & 1) ? pool[(x >> 1) % sizeof pool] : (uint8_t)(x >> 8);
-        }
+        size_t n = s_random_input(&x, buf, sizeof buf);
         size_t used = 0;
         if (cdt_msgpack_check(buf, n, &used) == -1)
             continue;
@@ -217,22 +229,9 @@ START_TEST(test_msgpack_skip_agrees_with_check)
      * nest at most 12 deep). */
     uint32_t x = 88675123u;
     int passed = 0;
-    static const uint8_t pool[] = {0x00, 0x7f, 0x80, 0x81, 0x82, 0x90, 0x91,
-                                   0x92, 0xa0, 0xa1, 0xa3, 0xc0, 0xc1, 0xc2,
-                                   0xc3, 0xc4, 0xc7, 0xca, 0xcb, 0xcc, 0xcd,
-                                   0xd4, 0xd9, 0xdc, 0xdd, 0xde, 0xdf, 0xff};
     for (int iter = 0; iter < 200000; iter++) {
         uint8_t buf[12];
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        size_t n = 1 + x % sizeof buf;
-        for (size_t i = 0; i < n; i++) {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            buf[i] = (x & 1) ? pool[(x >> 1) % sizeof pool] : (uint8_t)(x >> 8);
-        }
+        size_t n = s_random_input(&x, buf, sizeof buf);
         uint8_t *copy = cdt_xmalloc(n); /* exact size, for ASan */
         memcpy(copy, buf, n);
         size_t used = 0;
