@@ -5,7 +5,8 @@
  * conduit-bench is the load tool of `make bench` (bench/run.sh drives it).
  * Each subcommand is one process with one loop and no client library: raw
  * WebSocket clients (clients.c), a paced ZeroMQ publisher (publish.c), fake
- * gateways speaking the broker link (fakegw.c) and a merger of the report
+ * gateways speaking the broker link (fakegw.c), libzmq's own receive cost
+ * of those events (zmqfloor.c) and a merger of the report
  * files the others write (report.c). Every subcommand returns the process
  * exit code: 0 on success, 1 on a runtime failure, 2 on a usage error.
  *
@@ -27,6 +28,7 @@
 int clients_main(int argc, char **argv);
 int publish_main(int argc, char **argv);
 int fakegw_main(int argc, char **argv);
+int zmqfloor_main(int argc, char **argv);
 int report_merge_main(int argc, char **argv);
 int selftest_main(int argc, char **argv);
 

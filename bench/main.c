@@ -21,6 +21,7 @@ s_usage(void)
             "  clients    N SignalR WebSocket clients; latency histogram\n"
             "  publish    paced `event` ingress publisher (ZeroMQ)\n"
             "  fakegw     fake gateways on the broker link + publisher (S5)\n"
+            "  zmqfloor   libzmq's own receive cost of S5's events\n"
             "  merge      add up report files, print quantiles\n"
             "  selftest   check the histogram and the parsers\n");
 }
@@ -93,6 +94,8 @@ main(int argc, char **argv)
         return publish_main(argc - 1, argv + 1);
     if (strcmp(cmd, "fakegw") == 0)
         return fakegw_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "zmqfloor") == 0)
+        return zmqfloor_main(argc - 1, argv + 1);
     if (strcmp(cmd, "merge") == 0)
         return report_merge_main(argc - 1, argv + 1);
     if (strcmp(cmd, "selftest") == 0)
