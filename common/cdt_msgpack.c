@@ -90,10 +90,9 @@ s_head(uint8_t c, const uint8_t **pp, const uint8_t *end, uint64_t *body,
     default: /* 0xc1, never used */
         return false;
     }
-    if ((size_t)(end - *pp) < w)
+    uint64_t v;
+    if (!cdt_msgpack_read_be(pp, end, w, &v))
         return false;
-    uint64_t v = cdt_msgpack_be(*pp, w);
-    *pp += w;
     if (!container)
         *body += v;
     else

@@ -40,6 +40,20 @@ cdt_msgpack_be(const uint8_t *p, size_t n)
     return v;
 }
 
+/* Reads the w-byte big-endian length or count at *pp (end: the end of
+ * the input) into *n and moves *pp past it. False, with nothing moved,
+ * when fewer than w bytes are left. */
+static inline bool
+cdt_msgpack_read_be(const uint8_t **pp, const uint8_t *end, size_t w,
+                    uint64_t *n)
+{
+    if ((size_t)(end - *pp) < w)
+        return false;
+    *n = cdt_msgpack_be(*pp, w);
+    *pp += w;
+    return true;
+}
+
 /* Moves *pp past the one value that starts there, before end, reading
  * its bytes as cdt_msgpack_check does (every length bounds-checked, no
  * allocation, no recursion) and refusing, as msgpack_unpack would, a

@@ -838,10 +838,9 @@ s_read_count(const uint8_t **pp, const uint8_t *end, bool map, uint64_t *n)
         w = 4;
     else
         return false;
-    if ((size_t)(end - p) < w)
+    if (!cdt_msgpack_read_be(&p, end, w, n))
         return false;
-    *n = cdt_msgpack_be(p, w);
-    *pp = p + w;
+    *pp = p;
     return true;
 }
 
@@ -996,11 +995,8 @@ s_read_str(const uint8_t *p, const uint8_t *end, cdt_str_t *out,
     if (c >= 0xa0 && c <= 0xbf) {
         n = c & 0x1f;
     } else if (c >= 0xd9 && c <= 0xdb) {
-        size_t w = (size_t)1 << (c - 0xd9);
-        if ((size_t)(end - p) < w)
+        if (!cdt_msgpack_read_be(&p, end, (size_t)1 << (c - 0xd9), &n))
             return false;
-        n = cdt_msgpack_be(p, w);
-        p += w;
     } else {
         return false;
     }
@@ -1044,9 +1040,9 @@ s_fast_int(const uint8_t *p, const uint8_t *end, int64_t *out)
     } else {
         return false;
     }
-    if ((size_t)(end - p) < w)
+    uint64_t u;
+    if (!cdt_msgpack_read_be(&p, end, w, &u))
         return false;
-    uint64_t u = cdt_msgpack_be(p, w);
     if (sign && w < 8 && (u >> (8 * w - 1)))
         u |= ~(uint64_t)0 << (8 * w); /* sign-extend */
     if (!sign && u > (uint64_t)INT64_MAX)

@@ -898,9 +898,7 @@ s_json_mp(cdt_buf_t *b, const uint8_t **pp, const uint8_t *end)
         }
         lv->i++;
         lv->left--;
-        size_t left = (size_t)(end - p);
         uint64_t n = 0; /* a length or element count */
-        int w = 0;      /* bytes of n after c */
         uint8_t kind = S_ARRAY;
         msgpack_object o;
         if (c <= 0x7f) {
@@ -933,12 +931,8 @@ s_json_mp(cdt_buf_t *b, const uint8_t **pp, const uint8_t *end)
         case 0xc4: /* bin 8/16/32 */
         case 0xc5:
         case 0xc6:
-            w = 1 << (c - 0xc4);
-            if (left < (size_t)w)
-                return -1;
-            n = cdt_msgpack_be(p, w);
-            p += w;
-            if (n > left - (size_t)w)
+            if (!cdt_msgpack_read_be(&p, end, (size_t)1 << (c - 0xc4), &n) ||
+                n > (size_t)(end - p))
                 return -1;
             o.type = MSGPACK_OBJECT_BIN;
             o.via.bin.ptr = (const char *)p;
@@ -949,63 +943,55 @@ s_json_mp(cdt_buf_t *b, const uint8_t **pp, const uint8_t *end)
         case 0xc7: /* ext 8/16/32: length, type byte, data */
         case 0xc8:
         case 0xc9:
-            w = 1 << (c - 0xc7);
-            if (left < (size_t)w + 1)
+            if (!cdt_msgpack_read_be(&p, end, (size_t)1 << (c - 0xc7), &n) ||
+                n >= (size_t)(end - p))
                 return -1;
-            n = cdt_msgpack_be(p, w);
-            p += w + 1;
-            if (n > left - (size_t)w - 1)
-                return -1;
-            p += n;
+            p += 1 + n;
             s_put(b, "null", 4);
             continue;
         case 0xca: { /* float 32 */
-            if (left < 4)
+            uint64_t u;
+            if (!cdt_msgpack_read_be(&p, end, 4, &u))
                 return -1;
-            uint32_t u = (uint32_t)cdt_msgpack_be(p, 4);
+            uint32_t u32 = (uint32_t)u;
             float f;
-            memcpy(&f, &u, 4);
+            memcpy(&f, &u32, 4);
             o.type = MSGPACK_OBJECT_FLOAT32;
             o.via.f64 = (double)f;
             (void)cdt_json_from_msgpack(&o, b);
-            p += 4;
             continue;
         }
         case 0xcb: { /* float 64 */
-            if (left < 8)
+            uint64_t u;
+            if (!cdt_msgpack_read_be(&p, end, 8, &u))
                 return -1;
-            uint64_t u = cdt_msgpack_be(p, 8);
             double d;
             memcpy(&d, &u, 8);
             o.type = MSGPACK_OBJECT_FLOAT64;
             o.via.f64 = d;
             (void)cdt_json_from_msgpack(&o, b);
-            p += 8;
             continue;
         }
         case 0xcc: /* uint 8/16/32/64 */
         case 0xcd:
         case 0xce:
         case 0xcf:
-            w = 1 << (c - 0xcc);
-            if (left < (size_t)w)
+            if (!cdt_msgpack_read_be(&p, end, (size_t)1 << (c - 0xcc), &n))
                 return -1;
-            s_json_uint(b, cdt_msgpack_be(p, w), false);
-            p += w;
+            s_json_uint(b, n, false);
             continue;
         case 0xd0: /* int 8/16/32/64 */
         case 0xd1:
         case 0xd2:
         case 0xd3: {
-            w = 1 << (c - 0xd0);
-            if (left < (size_t)w)
+            int w = 1 << (c - 0xd0);
+            uint64_t u;
+            if (!cdt_msgpack_read_be(&p, end, (size_t)w, &u))
                 return -1;
-            uint64_t u = cdt_msgpack_be(p, w);
             if (w < 8 && (u >> (8 * w - 1)))
                 u |= ~(uint64_t)0 << (8 * w); /* sign-extend */
             bool neg = (u >> 63) != 0;
             s_json_uint(b, neg ? (uint64_t)0 - u : u, neg);
-            p += w;
             continue;
         }
         case 0xd4: /* fixext 1/2/4/8/16: type byte, data */
@@ -1014,7 +1000,7 @@ s_json_mp(cdt_buf_t *b, const uint8_t **pp, const uint8_t *end)
         case 0xd7:
         case 0xd8:
             n = 1 + ((size_t)1 << (c - 0xd4));
-            if (left < n)
+            if ((size_t)(end - p) < n)
                 return -1;
             p += n;
             s_put(b, "null", 4);
@@ -1022,29 +1008,23 @@ s_json_mp(cdt_buf_t *b, const uint8_t **pp, const uint8_t *end)
         case 0xd9: /* str 8/16/32 */
         case 0xda:
         case 0xdb:
-            w = 1 << (c - 0xd9);
-            if (left < (size_t)w)
+            if (!cdt_msgpack_read_be(&p, end, (size_t)1 << (c - 0xd9), &n))
                 return -1;
-            n = cdt_msgpack_be(p, w);
-            p += w;
-            left -= (size_t)w;
             goto str;
         case 0xdc: /* array 16/32, map 16/32 */
         case 0xdd:
         case 0xde:
         case 0xdf:
-            w = c == 0xdc || c == 0xde ? 2 : 4;
-            if (left < (size_t)w)
+            if (!cdt_msgpack_read_be(&p, end, c == 0xdc || c == 0xde ? 2 : 4,
+                                     &n))
                 return -1;
-            n = cdt_msgpack_be(p, w);
-            p += w;
             kind = c >= 0xde ? S_MAP : S_ARRAY;
             goto open;
         default: /* 0xc1 */
             return -1;
         }
 str:
-        if (n > left)
+        if (n > (size_t)(end - p))
             return -1;
         s_json_str(b, (const char *)p, (size_t)n);
         p += n;
