@@ -19,7 +19,7 @@
 #             publishes spread over random keys, stepped
 #   S3        100-member groups (100 keys x 100 connections), 1,000
 #             publishes/s spread over the groups: latency
-#   S4        idle connections, ~18,900 per gateway (20,000 open files per
+#   S4        idle connections, 19,000 per gateway (20,000 open files per
 #             process is a hard limit): user-space RSS per connection
 #   S5        the broker alone: fake gateways on its link count the EVENT
 #             messages it routes while a publisher floods its ingress;
@@ -91,7 +91,7 @@ if [ "$MODE" = full ]; then
     S2_RATES="1000 2000 5000 10000 20000 40000 80000"
     S3_N=10000
     S3_RATES="250 500 1000"
-    S4_PER_GW=18900
+    S4_PER_GW=19000
     S5_RATES="5000 10000 20000 40000 80000"
     S6_CALLS=200
     S6_LINES=100000
