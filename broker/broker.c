@@ -199,6 +199,7 @@ s_sync(void *arg, char *err, size_t errlen)
 
 static int s_on_ingress(void *arg, const cdt_ingress_t *msg, char *err,
                         size_t errlen);
+static void s_on_prefetch(void *arg, const cdt_ingress_t *msg, int stage);
 static void s_on_stats(void *arg, cdt_buf_t *out);
 static int s_on_gwlink(zloop_t *loop, zsock_t *sock, void *arg);
 static int s_on_sub(zloop_t *loop, zsock_t *sock, void *arg);
@@ -298,6 +299,7 @@ broker_new(const cdt_config_t *cfg)
     if (!self->ingress)
         goto fail;
     ingress_set_sync(self->ingress, s_sync);
+    ingress_set_prefetch(self->ingress, s_on_prefetch);
 
     self->loop = zloop_new();
     if (!self->loop)
@@ -639,6 +641,18 @@ s_on_ingress(void *arg, const cdt_ingress_t *m, char *err, size_t errlen)
     snprintf(err, errlen, "type '%s' is not handled",
              cdt_ingress_type_name(m->type));
     return -1;
+}
+
+/* The ingress' hint for an event it decoded ahead (ingress_prefetch_fn). */
+static void
+s_on_prefetch(void *arg, const cdt_ingress_t *m, int stage)
+{
+    broker_t *self = arg;
+    if (m->type == CDT_IN_EVENT && m->groups.n > 0) {
+        cdt_str_t g = cdt_strv_at(m->groups, 0);
+        router_prefetch(self->router, m->hub.ptr, m->hub.len, g.ptr, g.len,
+                        stage);
+    }
 }
 
 /* ---- stats -------------------------------------------------------------- */

@@ -436,6 +436,23 @@ s_group(const groups_t *self, size_t hub, const char *name, size_t len)
     return s_gt_find(&self->hub_groups[hub], name, len, s_name_hash(name, len));
 }
 
+void
+groups_prefetch(const groups_t *self, size_t hub, const char *name, size_t len,
+                int stage)
+{
+    if (hub >= self->n_hubs || !self->hub_groups[hub].mask)
+        return;
+    const gtable_t *t = &self->hub_groups[hub];
+    const gslot_t *sl = &t->slots[s_name_hash(name, len) & t->mask];
+    if (stage == 0) {
+        __builtin_prefetch(sl);
+    } else if (sl->g) {
+        /* the record and its name, which may start the next line */
+        __builtin_prefetch(sl->g);
+        __builtin_prefetch(sl->g->name + len);
+    }
+}
+
 bool
 groups_conn_in(const groups_t *self, const groups_conn_t *c, const char *group)
 {

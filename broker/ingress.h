@@ -52,6 +52,14 @@ typedef int(ingress_handler_fn)(void *arg, const cdt_ingress_t *msg, char *err,
 
 /* Appends the answer to {"type":"stats"}: one complete MessagePack map
  * whose first pair is "ok": true. */
+/* A hint for a message that the handler will get soon (the SUB endpoint
+ * decodes a few events ahead): called with stage 0 when it is decoded,
+ * with stage 1 one message later, then the handler runs one message
+ * after that. It may prefetch what handling msg will read; it must not
+ * change anything. */
+typedef void(ingress_prefetch_fn)(void *arg, const cdt_ingress_t *msg,
+                                  int stage);
+
 typedef void(ingress_stats_fn)(void *arg, cdt_buf_t *out);
 
 /* Makes durable what an accepted message changed, before its ack is sent
@@ -87,6 +95,10 @@ void ingress_destroy(ingress_t **self_p);
 /* Sets the sync called before each positive ack (NULL = none); it gets
  * the handler's arg. */
 void ingress_set_sync(ingress_t *self, ingress_sync_fn *sync);
+
+/* Sets the hint called for events decoded ahead (NULL = none); it gets
+ * the handler's arg. */
+void ingress_set_prefetch(ingress_t *self, ingress_prefetch_fn *prefetch);
 
 /* The sockets, for zloop_reader (NULL when off). */
 zsock_t *ingress_sub_sock(ingress_t *self);

@@ -240,6 +240,15 @@ s_route(router_t *self, const cdt_hub_t *hub, const router_event_t *ev,
     return 0;
 }
 
+void
+router_prefetch(router_t *self, const char *hub_name, size_t hub_len,
+                const char *group, size_t group_len, int stage)
+{
+    const cdt_hub_t *hub = s_hub(self, hub_name, hub_len);
+    if (hub && group_len > 0)
+        groups_prefetch(self->groups, hub->index, group, group_len, stage);
+}
+
 int
 router_route_event(router_t *self, const router_event_t *ev, char *err,
                    size_t errlen)

@@ -86,6 +86,11 @@ typedef struct router_event {
 int router_route_event(router_t *self, const router_event_t *ev, char *err,
                        size_t errlen);
 
+/* groups_prefetch for an event to the named group of the named hub (a
+ * name or path), routed within the next calls: see there. */
+void router_prefetch(router_t *self, const char *hub, size_t hub_len,
+                     const char *group, size_t group_len, int stage);
+
 /* router_route as an emit_fn (arg = the router): for domain modules. A
  * refusal is logged at WARN. */
 int router_emit(void *arg, const char *hub, const char *const *groups,

@@ -219,6 +219,36 @@ START_TEST(test_groups_many_members_stay_consistent)
     groups_destroy(&g);
 }
 END_TEST
+/* The routing hint reads only: for a hub out of range, a hub with no
+ * table yet, a missing name and present ones (both stages), and routing
+ * finds the same gateways afterwards. ASan watches the reads. */
+START_TEST(test_groups_prefetch_changes_nothing)
+{
+    groups_t *g = groups_new(2);
+    groups_conn_t *c = groups_conn_open(g, 4, 1, 0, 1, false);
+    char name[16];
+    for (int i = 0; i < 100; i++) {
+        snprintf(name, sizeof name, "vkey-%d", i);
+        ck_assert_int_eq(groups_join(g, c, name), 1);
+    }
+    for (int stage = 0; stage < 2; stage++) {
+        groups_prefetch(g, 7, "vkey-1", 6, stage); /* no such hub */
+        groups_prefetch(g, 1, "vkey-1", 6, stage); /* hub without groups */
+        groups_prefetch(g, 0, "nobody", 6, stage);
+        for (int i = 0; i < 100; i++) {
+            int len = snprintf(name, sizeof name, "vkey-%d", i);
+            groups_prefetch(g, 0, name, (size_t)len, stage);
+        }
+    }
+    ck_assert_uint_eq(groups_n_groups(g), 100);
+    const uint32_t *gws;
+    const char *one[] = {"vkey-42"};
+    ck_assert_uint_eq(groups_route(g, 0, one, 1, &gws), 1);
+    ck_assert_uint_eq(gws[0], 4);
+    ck_assert_uint_eq(groups_route(g, 1, one, 1, &gws), 0);
+    groups_destroy(&g);
+}
+END_TEST
 
 Suite *
 groups_suite(void)
@@ -235,6 +265,7 @@ groups_suite(void)
     tcase_add_test(tc, test_groups_per_gateway_counts_and_route);
     tcase_add_test(tc, test_groups_drop_gateway_removes_only_its_members);
     tcase_add_test(tc, test_groups_drop_key_across_gateways);
+    tcase_add_test(tc, test_groups_prefetch_changes_nothing);
     suite_add_tcase(s, tc);
     return s;
 }

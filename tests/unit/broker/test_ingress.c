@@ -361,6 +361,133 @@ START_TEST(test_ingress_wrong_frames_on_both_sockets)
 }
 END_TEST
 
+/* ---- reading ahead on the SUB endpoint ---------------------------------- */
+
+/* What the handler and the hint saw, by each event's first group name (one
+ * letter). */
+typedef struct order_fake {
+    char handled[32];
+    size_t n_handled;
+    int hints[2][128]; /* by stage, by letter: times hinted */
+    bool late_hint;    /* a hint for a message already handled */
+    bool early_stage1; /* stage 1 before stage 0 */
+} order_fake_t;
+
+static char
+s_letter(const cdt_ingress_t *msg)
+{
+    cdt_str_t g = msg->groups.n ? cdt_strv_at(msg->groups, 0) : (cdt_str_t){0};
+    return g.len ? (char)(g.ptr[0] & 127) : '?';
+}
+
+static int
+s_order_handler(void *arg, const cdt_ingress_t *msg, char *err, size_t errlen)
+{
+    (void)err;
+    (void)errlen;
+    order_fake_t *f = arg;
+    if (f->n_handled < sizeof f->handled - 1)
+        f->handled[f->n_handled++] = s_letter(msg);
+    return 0;
+}
+
+static void
+s_order_hint(void *arg, const cdt_ingress_t *msg, int stage)
+{
+    order_fake_t *f = arg;
+    char l = s_letter(msg);
+    if (memchr(f->handled, l, f->n_handled))
+        f->late_hint = true;
+    if (stage == 1 && !f->hints[0][(int)l])
+        f->early_stage1 = true;
+    f->hints[stage & 1][(int)l]++;
+}
+
+/* An event of hub "ok" to the group named by letter, then (extra > 0)
+ * that many more groups: past 64 names it takes the general path. */
+static void
+s_event_to(cdt_buf_t *out, char letter, int extra)
+{
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, out, cdt_buf_msgpack_write);
+    msgpack_pack_map(&pk, 5);
+    s_kstr(&pk, "type");
+    s_kstr(&pk, "event");
+    s_kstr(&pk, "hub");
+    s_kstr(&pk, "ok");
+    s_kstr(&pk, "groups");
+    msgpack_pack_array(&pk, 1 + (size_t)extra);
+    char name[16] = {letter, 0};
+    s_kstr(&pk, name);
+    for (int i = 0; i < extra; i++) {
+        snprintf(name, sizeof name, "%c%d", letter, i);
+        s_kstr(&pk, name);
+    }
+    s_kstr(&pk, "target");
+    s_kstr(&pk, "T");
+    s_kstr(&pk, "arguments");
+    msgpack_pack_array(&pk, 0);
+}
+
+static void
+s_pub_event(void *ps, char letter, int extra, int flags)
+{
+    cdt_buf_t b = CDT_BUF_INIT;
+    s_event_to(&b, letter, extra);
+    ck_assert_int_eq(zmq_send(ps, b.data, b.len, flags), (int)b.len);
+    cdt_buf_release(&b);
+}
+
+/* Events read ahead are handled in the order they came, around events of
+ * the general path and garbage; each fast one is hinted before its
+ * handling (stage 0, then maybe 1), never after; the general path's
+ * event is never hinted. */
+START_TEST(test_ingress_sub_reads_ahead_in_order)
+{
+    order_fake_t f = {0};
+    cdt_log_set_level(CDT_LOG_ERROR);
+    ingress_t *in = ingress_new("inproc://ingress-ahead", "", 1 << 20, NULL,
+                                s_order_handler, NULL, &f);
+    ck_assert_ptr_nonnull(in);
+    ingress_set_prefetch(in, s_order_hint);
+    zsock_t *pub = zsock_new_pub(">inproc://ingress-ahead");
+    ck_assert_ptr_nonnull(pub);
+    void *ps = zsock_resolve(pub);
+    for (int i = 0; i < 100 && f.n_handled == 0; i++) {
+        s_pub_event(ps, 'w', 0, 0);
+        s_pump(in, ingress_sub_sock(in), false);
+    }
+    ck_assert_uint_eq(f.n_handled, 1);
+    memset(&f, 0, sizeof f);
+
+    s_pub_event(ps, 'a', 0, 0);
+    s_pub_event(ps, 'b', 0, 0);
+    s_pub_event(ps, 'c', 64, 0); /* 65 groups: the general path */
+    s_pub_event(ps, 'd', 0, 0);
+    s_pub_event(ps, 'x', 0, ZMQ_SNDMORE); /* two frames: garbage */
+    zmq_send(ps, "x", 1, 0);
+    s_pub_event(ps, 'e', 0, 0);
+    s_pub_event(ps, 'f', 0, 0);
+    s_pub_event(ps, 'g', 0, 0);
+    s_pump(in, ingress_sub_sock(in), false);
+
+    ck_assert_str_eq(f.handled, "abcdefg");
+    ck_assert_uint_eq(ingress_counters(in)->sub_garbage, 1);
+    ck_assert(!f.late_hint);
+    ck_assert(!f.early_stage1);
+    for (const char *l = "abdefg"; *l; l++)
+        ck_assert_int_eq(f.hints[0][(int)*l], 1);
+    ck_assert_int_eq(f.hints[0]['c'] + f.hints[1]['c'], 0);
+    int stage1 = 0;
+    for (int l = 0; l < 128; l++)
+        stage1 += f.hints[1][l];
+    ck_assert_int_ge(stage1, 1);
+
+    zsock_destroy(&pub);
+    ingress_destroy(&in);
+}
+END_TEST
+
 Suite *
 ingress_suite(void)
 {
@@ -374,6 +501,9 @@ ingress_suite(void)
     tc = tcase_create("hostile input");
     tcase_add_test(tc, test_ingress_garbage_counted_per_endpoint);
     tcase_add_test(tc, test_ingress_wrong_frames_on_both_sockets);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("reading ahead");
+    tcase_add_test(tc, test_ingress_sub_reads_ahead_in_order);
     suite_add_tcase(s, tc);
     return s;
 }
