@@ -8,7 +8,12 @@
  * negotiate (POST {hub}/negotiate, then the WebSocket with id=token), the
  * HTTP/1.1 upgrade (Sec-WebSocket-Accept verified), the JSON handshake,
  * a Ping right away and every ping_ms after (as the JS client does), and
- * an optional subscribe invocation. Server frames are parsed in place;
+ * an optional subscribe invocation. The second Ping comes at a point
+ * spread evenly over the first ping_ms by the connection's index: clients
+ * that all connected within a second would otherwise ping in the same
+ * sweep every ping_ms, a burst (10,000 sends from the tool, 10,000 reads
+ * in the gateways) that independent clients do not make, and that put a
+ * 10-30 ms stall into every step it fell in. Server frames are parsed in place;
  * a text message may carry several RS-separated records, and records are
  * classified by their "type" without a JSON parser: for Invocations the
  * publisher's "bt" (send time, CLOCK_MONOTONIC µs), "bs" (sequence) and
@@ -511,6 +516,11 @@ s_on_open(cl_t *cl, conn_t *c)
         if (s_send_text(cl, c, inv) == 0)
             cl->subscribes++;
     }
+    /* the next Ping's phase (since_ms is the last send): index x golden
+     * ratio, mod 1, an even spread for any n */
+    double phase = (double)s_index(cl, c) * 0.6180339887498949;
+    phase -= (double)(int64_t)phase;
+    c->since_ms -= (int64_t)(phase * (double)cl->o.ping_ms);
 }
 
 static void
