@@ -59,9 +59,11 @@ s_kstr(msgpack_packer *pk, const char *v)
     msgpack_pack_str_body(pk, v, strlen(v));
 }
 
-/* {"type":"event","hub":hub,"group":"g","target":"T","arguments":[]} */
+/* {"type":"event","hub":hub,"groups":[letter, ...],"target":"T",
+ * "arguments":[]}: extra more groups after the one named by letter (past
+ * 64 names an event takes the general path). */
 static void
-s_body(cdt_buf_t *out, const char *hub)
+s_event_to(cdt_buf_t *out, const char *hub, char letter, int extra)
 {
     msgpack_packer pk;
     msgpack_packer_init(&pk, out, cdt_buf_msgpack_write);
@@ -70,12 +72,25 @@ s_body(cdt_buf_t *out, const char *hub)
     s_kstr(&pk, "event");
     s_kstr(&pk, "hub");
     s_kstr(&pk, hub);
-    s_kstr(&pk, "group");
-    s_kstr(&pk, "g");
+    s_kstr(&pk, "groups");
+    msgpack_pack_array(&pk, 1 + (size_t)extra);
+    char name[16] = {letter, 0};
+    s_kstr(&pk, name);
+    for (int i = 0; i < extra; i++) {
+        snprintf(name, sizeof name, "%c%d", letter, i);
+        s_kstr(&pk, name);
+    }
     s_kstr(&pk, "target");
     s_kstr(&pk, "T");
     s_kstr(&pk, "arguments");
     msgpack_pack_array(&pk, 0);
+}
+
+/* An event of hub to the group "g". */
+static void
+s_body(cdt_buf_t *out, const char *hub)
+{
+    s_event_to(out, hub, 'g', 0);
 }
 
 static void
@@ -403,37 +418,11 @@ s_order_hint(void *arg, const cdt_ingress_t *msg, int stage)
     f->hints[stage & 1][(int)l]++;
 }
 
-/* An event of hub "ok" to the group named by letter, then (extra > 0)
- * that many more groups: past 64 names it takes the general path. */
-static void
-s_event_to(cdt_buf_t *out, char letter, int extra)
-{
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, out, cdt_buf_msgpack_write);
-    msgpack_pack_map(&pk, 5);
-    s_kstr(&pk, "type");
-    s_kstr(&pk, "event");
-    s_kstr(&pk, "hub");
-    s_kstr(&pk, "ok");
-    s_kstr(&pk, "groups");
-    msgpack_pack_array(&pk, 1 + (size_t)extra);
-    char name[16] = {letter, 0};
-    s_kstr(&pk, name);
-    for (int i = 0; i < extra; i++) {
-        snprintf(name, sizeof name, "%c%d", letter, i);
-        s_kstr(&pk, name);
-    }
-    s_kstr(&pk, "target");
-    s_kstr(&pk, "T");
-    s_kstr(&pk, "arguments");
-    msgpack_pack_array(&pk, 0);
-}
-
 static void
 s_pub_event(void *ps, char letter, int extra, int flags)
 {
     cdt_buf_t b = CDT_BUF_INIT;
-    s_event_to(&b, letter, extra);
+    s_event_to(&b, "ok", letter, extra);
     ck_assert_int_eq(zmq_send(ps, b.data, b.len, flags), (int)b.len);
     cdt_buf_release(&b);
 }
