@@ -23,7 +23,7 @@
 #             process is a hard limit): user-space RSS per connection
 #   S5        the broker alone: fake gateways on its link count the EVENT
 #             messages it routes while a publisher floods its ingress;
-#             then libzmq alone receiving the same flood (the floor)
+#             then libzmq alone receiving the same flood (its share)
 #   S6        conduit-pub: one `event` per process, and `ndjson` throughput
 #
 # A scenario's row is its saturation step: the highest delivered rate with
@@ -649,19 +649,22 @@ scenario_broker() {
         [ "$STEP_MORE" = 1 ] || skip=1
     done
     stop_servers
-    # the floor: libzmq alone receiving the same events on a SUB socket
+    # libzmq's share: libzmq alone receiving the same events on a SUB socket
     # bound where the broker's was, doing nothing with them
     port_free "$INGRESS_PORT" || die "port $INGRESS_PORT is in use"
     "$BENCH" zmqfloor --endpoint "$INGRESS" --hub SpendNotificationHub \
         --target SpendUpdate --groups-from 'vkey-%d' --keys "1..$NKEYS" \
         --rate 0 --duration "$STEP_S" --payload "$PAYLOAD" \
         --report "$WORK/$scen.zf" 2>>"$WORK/fakegw.log" || die "zmqfloor failed"
-    local per_core zf_cpu zf_core
+    local per_core zf_cpu zf_core zf_busy
     per_core=$(awk -v c="$flood_cpu" 'BEGIN { printf "%.0f", (c > 0 ? 1e6 / c : 0) }')
     zf_cpu=$(kv "$WORK/$scen.zf" cpu_us_per_msg)
     zf_core=$(awk -v c="$zf_cpu" 'BEGIN { printf "%.0f", (c > 0 ? 1e6 / c : 0) }')
-    log "$scen floor: libzmq alone ${zf_cpu} us per event"
-    emit_row "$scen" "events routed to fake gateways (1 per publish); flood: $(printf '%.0f' "$flood_rate") events/s at $flood_cpu µs broker CPU each = $per_core events/s per core; libzmq alone receiving them (\`conduit-bench zmqfloor\`): $zf_cpu µs each = $zf_core events/s per core"
+    zf_busy=$(awk -v c="$(kv "$WORK/$scen.zf" cpu_us)" \
+        -v s="$(kv "$WORK/$scen.zf" span_us)" \
+        'BEGIN { printf "%.0f", (s > 0 ? 100 * c / s : 0) }')
+    log "$scen: libzmq alone ${zf_cpu} us per event, receiver ${zf_busy} % busy"
+    emit_row "$scen" "events routed to fake gateways (1 per publish); flood: $(printf '%.0f' "$flood_rate") events/s at $flood_cpu µs broker CPU each = $per_core events/s per core; libzmq alone receiving them (\`conduit-bench zmqfloor\`, receiver $zf_busy % busy): $zf_cpu µs each = $zf_core events/s per core"
 }
 
 # ---- S6: conduit-pub -----------------------------------------------------
