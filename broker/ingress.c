@@ -258,10 +258,11 @@ s_handle(ingress_t *self, const cdt_ingress_t *msg, bool on_ack, int64_t now_ms,
 
 /* Handles one message; with ack, appends its ack map. An accepted
  * message's positive ack is written but its sync is left to the caller:
- * *synced_p is set false then. */
+ * *synced_p is set false then. fast: try the fast path first (false
+ * when the caller already did). */
 static int
 s_process(ingress_t *self, const uint8_t *buf, size_t len, cdt_buf_t *ack,
-          int64_t now_ms, bool *synced_p)
+          int64_t now_ms, bool fast, bool *synced_p)
 {
     assert(self);
     *synced_p = true;
@@ -282,8 +283,9 @@ s_process(ingress_t *self, const uint8_t *buf, size_t len, cdt_buf_t *ack,
      * bytes, bounds-checked as it goes, allocating nothing and never
      * handing them to msgpack-c (cdt_ingress.h); anything else takes the
      * general path below, which also words every refusal. */
-    if (len > 0 && cdt_ingress_decode_event(buf, len, &msg, self->fast_groups,
-                                            FAST_GROUPS) == 0)
+    if (fast && len > 0 &&
+        cdt_ingress_decode_event(buf, len, &msg, self->fast_groups,
+                                 FAST_GROUPS) == 0)
         goto handle;
     /* Checked before unpacking: msgpack-c allocates a container's storage
      * from its declared count (common/cdt_msgpack.h). */
@@ -361,7 +363,7 @@ ingress_process(ingress_t *self, const uint8_t *buf, size_t len, cdt_buf_t *ack,
 {
     size_t start = ack ? ack->len : 0;
     bool synced;
-    int rc = s_process(self, buf, len, ack, now_ms, &synced);
+    int rc = s_process(self, buf, len, ack, now_ms, true, &synced);
     char err[512];
     if (!synced && !s_sync(self, err, sizeof err)) {
         /* handled, but not durable: the publisher must not take it as
@@ -410,9 +412,9 @@ ingress_on_sub(ingress_t *self, int64_t now_ms)
         const uint8_t *buf = zmq_msg_data(&a->frame);
         size_t len = zmq_msg_size(&a->frame);
         bool more = zmq_msg_more(&a->frame);
-        if (!more && len > 0 && len <= self->max_bytes &&
-            cdt_ingress_decode_event(buf, len, &a->msg, a->groups,
-                                     FAST_GROUPS) == 0) {
+        bool fast_tried = !more && len > 0 && len <= self->max_bytes;
+        if (fast_tried && cdt_ingress_decode_event(buf, len, &a->msg, a->groups,
+                                                   FAST_GROUPS) == 0) {
             if (self->prefetch) {
                 self->prefetch(self->arg, &a->msg, 0);
                 if (n > 0)
@@ -432,7 +434,8 @@ ingress_on_sub(ingress_t *self, int64_t now_ms)
                    zmq_msg_recv(&a->frame, s, 0) != -1)
                 ;
         } else {
-            (void)ingress_process(self, buf, len, NULL, now_ms);
+            bool synced; /* stays true: no ack, so no sync */
+            (void)s_process(self, buf, len, NULL, now_ms, !fast_tried, &synced);
         }
         zmq_msg_close(&a->frame);
     }
@@ -517,7 +520,7 @@ ingress_on_ack(ingress_t *self, int64_t now_ms)
         if (n == 3 && !extra &&
             zmq_msg_size(&parts[1]) == CDT_INGRESS_SEQ_LEN) {
             (void)s_process(self, zmq_msg_data(&parts[2]),
-                            zmq_msg_size(&parts[2]), &self->reply, now_ms,
+                            zmq_msg_size(&parts[2]), &self->reply, now_ms, true,
                             &synced);
         } else {
             s_garbage(self, true, K_SHAPE,
