@@ -194,20 +194,20 @@ s_find_gateways(router_t *self, const cdt_hub_t *hub, const router_event_t *ev,
     return false;
 }
 
-/* Encodes the EVENT once (args: its packed arguments; self->json: its
- * JSON frame) and queues it for every gateway in gws. */
+/* Encodes the EVENT once (self->json: its JSON frame) and queues it for
+ * every gateway in gws. */
 static void
 s_send(router_t *self, const cdt_hub_t *hub, const router_event_t *ev,
-       const void *args, size_t args_len, const uint32_t *gws, size_t n_gws)
+       const uint32_t *gws, size_t n_gws)
 {
     self->counters.routed++;
     self->hub_events[hub->index]++;
     uint64_t seq = ++self->seq;
     cdt_buf_reset(&self->frame);
-    cdt_link_encode_event_n(
-        &self->frame, hub->name, self->hub_name_lens[hub->index], ev->groups,
-        ev->group_lens, ev->n_groups, seq, ev->target, ev->target_len, args,
-        args_len, self->json.data, self->json.len);
+    cdt_link_encode_event_n(&self->frame, hub->name,
+                            self->hub_name_lens[hub->index], ev->groups,
+                            ev->group_lens, ev->n_groups, seq, ev->target,
+                            ev->target_len, self->json.data, self->json.len);
     for (size_t i = 0; i < n_gws; i++) {
         self->counters.sends++;
         if (self->send(self->send_arg, gws[i], self->frame.data,
@@ -220,8 +220,8 @@ s_send(router_t *self, const cdt_hub_t *hub, const router_event_t *ev,
 }
 
 /* The shared tail of both entry points: args (args_len bytes, an
- * array) becomes the JSON frame and the EVENT, once some gateway holds a
- * member. */
+ * array) becomes the JSON frame, which the EVENT carries, once some
+ * gateway holds a member. */
 static int
 s_route(router_t *self, const cdt_hub_t *hub, const router_event_t *ev,
         const void *args, size_t args_len, char *err, size_t errlen)
@@ -236,7 +236,7 @@ s_route(router_t *self, const cdt_hub_t *hub, const router_event_t *ev,
         return s_refuse(
             self, err, errlen, "arguments of '%.*s' cannot be written as JSON",
             (int)(ev->target_len > 256 ? 256 : ev->target_len), ev->target);
-    s_send(self, hub, ev, args, args_len, gws, n_gws);
+    s_send(self, hub, ev, gws, n_gws);
     return 0;
 }
 

@@ -80,7 +80,7 @@ static const char s_layout[][8] = {
     [CDT_LINK_CONN_CLOSE] = {T_U64},
     [CDT_LINK_INVOKE] = {T_U32, T_U64, T_STR, T_BIN},
     [CDT_LINK_INVOKE_REP] = {T_U32, T_U64, T_BOOL, T_RES, T_STRV, T_STRV},
-    [CDT_LINK_EVENT] = {T_STR, T_STRV, T_U64, T_STR, T_BIN, T_BIN},
+    [CDT_LINK_EVENT] = {T_STR, T_STRV, T_U64, T_STR, T_BIN},
     [CDT_LINK_DIRECT] = {T_U64, T_STR, T_BIN, T_BIN},
     [CDT_LINK_KICK] = {T_I64, T_STR},
 };
@@ -228,8 +228,7 @@ s_decode_root(const msgpack_object *root, cdt_link_msg_t *msg)
         msg->groups = s_strv(&e[2]);
         msg->seq = e[3].via.u64;
         msg->target = s_str(&e[4]);
-        msg->args = s_bin(&e[5]);
-        msg->json = s_bin(&e[6]);
+        msg->json = s_bin(&e[5]);
         break;
     case CDT_LINK_DIRECT:
         msg->conn_id = e[1].via.u64;
@@ -465,16 +464,14 @@ cdt_link_encode_invoke_rep(cdt_buf_t *out, uint32_t req_id, uint64_t conn_id,
 void
 cdt_link_encode_event(cdt_buf_t *out, const char *hub,
                       const char *const *groups, size_t n_groups, uint64_t seq,
-                      const char *target, const void *args, size_t args_len,
-                      const void *json, size_t json_len)
+                      const char *target, const void *json, size_t json_len)
 {
     msgpack_packer pk;
-    s_begin(&pk, out, CDT_LINK_EVENT, 7);
+    s_begin(&pk, out, CDT_LINK_EVENT, 6);
     s_pack_cstr(&pk, hub);
     s_pack_strv(&pk, groups, n_groups);
     msgpack_pack_uint64(&pk, seq);
     s_pack_cstr(&pk, target);
-    s_pack_bin(&pk, args, args ? args_len : 0);
     s_pack_bin(&pk, json, json ? json_len : 0);
 }
 
@@ -1128,10 +1125,9 @@ void
 cdt_link_encode_event_n(cdt_buf_t *out, const char *hub, size_t hub_len,
                         const char *const *groups, const size_t *group_lens,
                         size_t n_groups, uint64_t seq, const char *target,
-                        size_t target_len, const void *args, size_t args_len,
-                        const void *json, size_t json_len)
+                        size_t target_len, const void *json, size_t json_len)
 {
-    s_put1(out, 0x97); /* [12, hub, [groups], seq, target, args, json] */
+    s_put1(out, 0x96); /* [12, hub, [groups], seq, target, json] */
     s_put1(out, CDT_LINK_EVENT);
     s_mp_str(out, hub, hub_len);
     s_mp_array(out, n_groups);
@@ -1139,7 +1135,6 @@ cdt_link_encode_event_n(cdt_buf_t *out, const char *hub, size_t hub_len,
         s_mp_str(out, groups[i], group_lens[i]);
     s_mp_uint(out, seq);
     s_mp_str(out, target, target_len);
-    s_mp_bin(out, args, args ? args_len : 0);
     s_mp_bin(out, json, json ? json_len : 0);
     s_terminate(out);
 }

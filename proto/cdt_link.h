@@ -39,7 +39,7 @@
  *   INVOKE     10   G→B  [10, req_id, conn_id, method, args]
  *   INVOKE_REP 11   B→G  [11, req_id, conn_id, ok, result|error, [joins],
  *                         [leaves]]
- *   EVENT      12   B→G  [12, hub, [groups], seq, target, args, json]
+ *   EVENT      12   B→G  [12, hub, [groups], seq, target, json]
  *   DIRECT     13   B→G  [13, conn_id, target, args, json]
  *   KICK       14   B→G  [14, key_id, reason]
  *
@@ -53,7 +53,10 @@
  * one gateway signs verifies on any other (gateway/tokens.h);
  * json is bin holding one complete SignalR JSON text frame
  * `{"type":1,"target":…,"arguments":[…]}` followed by the 0x1E separator,
- * encoded once by the broker and written unchanged to every member.
+ * encoded once by the broker and written unchanged to every member. An
+ * EVENT carries that frame and not the arguments' MessagePack: gateways
+ * speak the JSON hub protocol and write only the frame, and the arguments
+ * would be most of an EVENT's bytes again.
  *
  * Conversation. A gateway sends HELLO on start and whenever it sees a new
  * broker incarnation or no PONG for timeout_ms; the broker answers WELCOME.
@@ -158,7 +161,7 @@ typedef struct cdt_link_msg {
     cdt_str_t reason;    /* AUTH_REP, CONN_READY, KICK; INVOKE_REP error */
     cdt_str_t method;    /* INVOKE */
     cdt_str_t target;    /* EVENT, DIRECT */
-    cdt_str_t args;      /* INVOKE, EVENT, DIRECT: MessagePack array */
+    cdt_str_t args;      /* INVOKE, DIRECT: MessagePack array */
     cdt_str_t result;    /* INVOKE_REP when ok: MessagePack value */
     cdt_str_t json;      /* EVENT, DIRECT: SignalR JSON frame incl. 0x1E */
     cdt_strv_t groups;   /* CONN_OPEN, CONN_READY, EVENT */
@@ -224,8 +227,8 @@ void cdt_link_encode_invoke_rep(cdt_buf_t *out, uint32_t req_id,
                                 const char *const *leaves, size_t n_leaves);
 void cdt_link_encode_event(cdt_buf_t *out, const char *hub,
                            const char *const *groups, size_t n_groups,
-                           uint64_t seq, const char *target, const void *args,
-                           size_t args_len, const void *json, size_t json_len);
+                           uint64_t seq, const char *target, const void *json,
+                           size_t json_len);
 void cdt_link_encode_direct(cdt_buf_t *out, uint64_t conn_id,
                             const char *target, const void *args,
                             size_t args_len, const void *json, size_t json_len);
@@ -238,8 +241,7 @@ void cdt_link_encode_event_n(cdt_buf_t *out, const char *hub, size_t hub_len,
                              const char *const *groups,
                              const size_t *group_lens, size_t n_groups,
                              uint64_t seq, const char *target,
-                             size_t target_len, const void *args,
-                             size_t args_len, const void *json,
+                             size_t target_len, const void *json,
                              size_t json_len);
 
 /* Appends the MessagePack encoding of args, which must be an array, as

@@ -157,8 +157,7 @@ s_reencode(const cdt_link_msg_t *m, cdt_buf_t *out, bool *ok)
         break;
     case CDT_LINK_EVENT:
         cdt_link_encode_event(out, hub, (const char *const *)groups.v, groups.n,
-                              m->seq, target, m->args.ptr, m->args.len,
-                              m->json.ptr, m->json.len);
+                              m->seq, target, m->json.ptr, m->json.len);
         break;
     case CDT_LINK_DIRECT:
         cdt_link_encode_direct(out, m->conn_id, target, m->args.ptr,
@@ -382,7 +381,7 @@ s_walk(const uint8_t *buf, size_t size, msgpack_zone *fzone)
             s_die("batch message does not decode alone");
         if (!s_same(&m, &alone))
             s_die("batch message decodes differently alone");
-        if (m.kind == CDT_LINK_EVENT || m.kind == CDT_LINK_DIRECT)
+        if (m.kind == CDT_LINK_DIRECT)
             s_ck_frame(m.args.ptr, m.args.len, m.target.ptr, m.target.len,
                        fzone);
         free(one);

@@ -129,7 +129,7 @@ START_TEST(test_router_sends_only_to_gateways_with_members)
     ck_assert_uint_eq(m.hub.len, 7);
     ck_assert_int_eq(memcmp(m.hub.ptr, "TaskHub", 7), 0);
     ck_assert_uint_eq(m.groups.n, 2);
-    ck_assert_uint_eq(m.args.len, sizeof s_args);
+    ck_assert_uint_eq(m.args.len, 0); /* the gateways need only the JSON */
     const char *json = "{\"type\":1,\"target\":\"TaskProgress\","
                        "\"arguments\":[\"t1\",5]}\x1e";
     ck_assert_uint_eq(m.json.len, strlen(json));

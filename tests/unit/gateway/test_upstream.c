@@ -91,7 +91,7 @@ s_batch(cdt_buf_t *b, int *kinds, size_t *ends)
     ends[n++] = b->len;
     for (uint64_t seq = 1; seq <= 3; seq++) {
         cdt_link_encode_event(b, "SpendNotificationHub", groups, 2, seq,
-                              "SpendUpdate", "\x91\x01", 2, "{}\x1e", 3);
+                              "SpendUpdate", "{}\x1e", 3);
         ends[n++] = b->len;
         kinds[k++] = CDT_LINK_EVENT;
     }
