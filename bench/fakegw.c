@@ -38,7 +38,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -425,12 +424,9 @@ fakegw_main(int argc, char **argv)
         int64_t now = cdt_clock_mono_us();
         long wait_ms = next > now ? (long)((next - now) / 1000) : 0;
         s_poll(fg, wait_ms);
-        if (wait_ms == 0 && next > cdt_clock_mono_us()) {
-            /* zmq_poll counts in ms: sleep the sub-ms rest, do not spin */
-            struct timespec ts = {.tv_sec = next / 1000000,
-                                  .tv_nsec = (next % 1000000) * 1000};
-            (void)clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
-        }
+        /* zmq_poll counts in ms: sleep the sub-ms rest, do not spin */
+        if (wait_ms == 0 && next > cdt_clock_mono_us())
+            pub_sleep_until(next);
         s_ping_due(fg, &next_ping);
     }
     /* Drain: stop when no EVENT arrived for quiet_ms (other messages, such

@@ -377,16 +377,26 @@ pub_report(const pub_t *self, FILE *out)
     fprintf(out, "pub_failed %llu\n", (unsigned long long)self->failed);
 }
 
-/* ---- the `publish` subcommand ------------------------------------------ */
-
-static void
-s_sleep_until(int64_t when_us)
+void
+pub_sleep_until(int64_t when_us)
 {
     struct timespec ts = {.tv_sec = when_us / 1000000,
                           .tv_nsec = (when_us % 1000000) * 1000};
     while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
         ;
 }
+
+void
+pub_run(pub_t *self)
+{
+    int64_t next;
+    while ((next = pub_run_due(self, cdt_clock_mono_us())) >= 0) {
+        if (next > cdt_clock_mono_us())
+            pub_sleep_until(next);
+    }
+}
+
+/* ---- the `publish` subcommand ------------------------------------------ */
 
 static void
 s_usage(void)
@@ -433,11 +443,7 @@ publish_main(int argc, char **argv)
     pub_t *pub = pub_new(&o, NULL);
     if (!pub)
         return 1;
-    int64_t next;
-    while ((next = pub_run_due(pub, cdt_clock_mono_us())) >= 0) {
-        if (next > cdt_clock_mono_us())
-            s_sleep_until(next);
-    }
+    pub_run(pub);
     char *text = NULL;
     size_t len = 0;
     FILE *mem = open_memstream(&text, &len);

@@ -99,6 +99,13 @@ void pub_destroy(pub_t **self_p);
  * when it is behind or unpaced), or -1 when it is done. */
 int64_t pub_run_due(pub_t *self, int64_t now_us);
 
+/* Sleeps until when_us (CLOCK_MONOTONIC), through signals. */
+void pub_sleep_until(int64_t when_us);
+
+/* pub_run_due until done, sleeping until each next event is due: a
+ * publisher with nothing else to serve. */
+void pub_run(pub_t *self);
+
 /* Writes "pub_sent", "pub_elapsed_us", "pub_rate", "pub_blocked" lines. */
 void pub_report(const pub_t *self, FILE *out);
 

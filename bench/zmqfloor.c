@@ -29,7 +29,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -52,14 +51,8 @@ s_publish(const pub_opts_t *o)
     void *ctx = zmq_ctx_new();
     pub_t *pub = ctx ? pub_new(o, ctx) : NULL;
     int rc = pub ? 0 : 1;
-    int64_t next;
-    while (pub && (next = pub_run_due(pub, cdt_clock_mono_us())) >= 0) {
-        if (next > cdt_clock_mono_us()) {
-            struct timespec ts = {.tv_sec = next / 1000000,
-                                  .tv_nsec = (next % 1000000) * 1000};
-            (void)clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
-        }
-    }
+    if (pub)
+        pub_run(pub);
     pub_destroy(&pub);
     if (ctx)
         zmq_ctx_term(ctx);
