@@ -2,22 +2,29 @@
 # Partial direct writes (issue #5): on plain TCP the gateway writes event
 # frames straight to the socket and hands what the socket did not take to
 # libwebsockets (gateway/conn.c s_send_direct). A raw client with a 4 KB
-# receive buffer stops reading while 20 events of 600 KB are published
-# (more than the gateway's send buffer, so the socket fills and a write
-# of 600 KB cannot be taken whole; less than gateway.max_queue_bytes, so
-# the reader is backed up but not a slow consumer), sends a WebSocket
-# Ping meanwhile, then reads everything (issue5_partial.py): every frame
-# parses, every event is whole and in order, the Pong comes between two
-# frames. /metrics counts the partial writes; an official neighbour keeps
-# receiving its own events throughout.
+# receive buffer stops reading while 6 events are published, each larger
+# than the kernel lets a TCP send buffer grow (net.ipv4.tcp_wmem's
+# maximum), so the first direct write cannot be taken whole whatever the
+# buffer's autotuning did; the queue stays under gateway.max_queue_bytes,
+# so the reader is backed up but not a slow consumer. It sends a
+# WebSocket Ping meanwhile, then reads everything (issue5_partial.py):
+# every frame parses, every event is whole and in order, the Pong comes
+# between two frames. /metrics counts the partial writes; an official
+# neighbour keeps receiving its own events throughout.
+#
+# (With events of 600 KB, a few fitted whole into a send buffer grown to
+# 4 MB, the full socket then never became writable while the reader
+# slept, and no partial write happened in about one run of three.)
 #
 # SPDX-License-Identifier: MIT
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/issue4gw_lib.sh"
 e2e_init "$1"
-EVENTS=20
-SIZE=600000
-E2E_GATEWAY_OPTS=(-o gateway.max_queue_bytes=33554432)
+EVENTS=6
+wmem_max=$(awk '{ print $3 }' /proc/sys/net/ipv4/tcp_wmem 2>/dev/null)
+SIZE=$((${wmem_max:-4194304} + 262144))
+E2E_BROKER_OPTS=(-o "broker.max_ingress_bytes=$((2 * SIZE))")
+E2E_GATEWAY_OPTS=(-o "gateway.max_queue_bytes=$((4 * EVENTS * SIZE))")
 e2e_start 1
 issue4gw_neighbour_start "$GW1"
 
