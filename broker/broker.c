@@ -75,11 +75,10 @@ struct broker {
     const char **name_ptrs; /* the group names, borrowed */
     size_t *name_lens;
     size_t name_cap;
-    cdt_str_t args_parts[3];   /* the arguments' bytes (router_event_t) */
-    cdt_buf_t args_head;       /* [ and data's new map header */
-    cdt_buf_t args_tail;       /* the added pairs, packed */
+    cdt_link_pair_t add[2];    /* the pairs data gains (router_event_t) */
     cdt_buf_t args_pack;       /* a value packed from its object */
     char iso[CDT_ISO8601_LEN]; /* the added timestamp */
+    int64_t turn_wall_ms;      /* when this turn's ingress read began; 0 */
     int64_t iso_sec;           /* the second iso_prefix was made for */
     char iso_prefix[20];       /* "YYYY-MM-DDTHH:MM:SS" of iso_sec */
     int64_t sync_retry_ms;     /* monotonic: no task sync on ticks before */
@@ -239,8 +238,6 @@ broker_new(const cdt_config_t *cfg)
     self->incarnation = s_random_u64();
     self->started_ms = cdt_clock_mono_ms();
     self->iso_sec = INT64_MIN;
-    cdt_buf_init(&self->args_head);
-    cdt_buf_init(&self->args_tail);
     cdt_buf_init(&self->args_pack);
 
     if (cfg->broker_store && cfg->broker_store[0]) {
@@ -369,8 +366,6 @@ broker_destroy(broker_t **self_p)
     store_destroy(&self->store);
     free(self->name_ptrs);
     free(self->name_lens);
-    cdt_buf_release(&self->args_head);
-    cdt_buf_release(&self->args_tail);
     cdt_buf_release(&self->args_pack);
     free(self);
     *self_p = NULL;
@@ -410,7 +405,9 @@ s_on_sub(zloop_t *loop, zsock_t *sock, void *arg)
     (void)loop;
     (void)sock;
     broker_t *self = arg;
+    self->turn_wall_ms = cdt_clock_wall_ms();
     ingress_on_sub(self->ingress, cdt_clock_mono_ms());
+    self->turn_wall_ms = 0;
     gwlink_flush(self->gwlink);
     return 0;
 }
@@ -421,7 +418,9 @@ s_on_ack(zloop_t *loop, zsock_t *sock, void *arg)
     (void)loop;
     (void)sock;
     broker_t *self = arg;
+    self->turn_wall_ms = cdt_clock_wall_ms();
     ingress_on_ack(self->ingress, cdt_clock_mono_ms());
+    self->turn_wall_ms = 0;
     gwlink_flush(self->gwlink);
     return 0;
 }
@@ -522,66 +521,41 @@ s_value_mp(broker_t *self, cdt_str_t mp, const msgpack_object *obj)
     return out;
 }
 
-/* The SignalR arguments of an `event`, as MessagePack bytes in parts
- * (self->args_parts) that borrow from m and the broker's scratch, valid
- * until the next event: `arguments` as they came, or `data` as the
- * single argument, a map gaining `timestamp` and `correlationId` unless
- * it has them (DESIGN.md §3: payloads carry both). A map that gains
- * pairs is sent as a new map header, its pairs as they came and the
- * added pairs: nothing is unpacked or packed again. Returns the number of
- * parts. */
-static size_t
-s_event_args(broker_t *self, const cdt_ingress_t *m)
+/* The arguments of an `event` as MessagePack bytes (router_event_t's
+ * mp), borrowed from m and the broker's scratch until the next event:
+ * `arguments` as they came, or `data` as the single argument, a map
+ * gaining `timestamp` and `correlationId` unless it has them (DESIGN.md
+ * §3: payloads carry both). The pairs are added as the JSON frame is
+ * written (cdt_link_encode_event_json): nothing is packed again. The
+ * timestamp, when the event has no `ts`, is when the broker began
+ * reading the batch the event came in (one clock read per batch). */
+static cdt_link_args_t
+s_event_mp(broker_t *self, const cdt_ingress_t *m)
 {
-    cdt_str_t *part = self->args_parts;
+    cdt_link_args_t a = {.add = self->add};
     if (m->arguments || m->arguments_mp.ptr) {
-        part[0] = s_value_mp(self, m->arguments_mp, m->arguments);
-        return 1;
+        a.args = s_value_mp(self, m->arguments_mp, m->arguments);
+        return a;
     }
-    cdt_buf_t *h = &self->args_head;
-    cdt_buf_reset(h);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, h, cdt_buf_msgpack_write);
-    bool has_data = m->data || m->data_mp.ptr;
-    msgpack_pack_array(&pk, has_data ? 1 : 0);
-    size_t n_parts = 1;
-    if (has_data) {
-        cdt_str_t d = s_value_mp(self, m->data_mp, m->data);
-        part[1] = d;
-        n_parts = 2;
-        size_t head;
-        int64_t n = cdt_ingress_mp_map_count(d, &head);
-        static const cdt_str_t keys[] = {{"timestamp", 9},
-                                         {"correlationId", 13}};
-        uint32_t has = n >= 0 ? cdt_ingress_mp_map_keys(d, keys, 2) : 3;
-        bool add_ts = !(has & 1);
-        bool add_cid = m->id.len > 0 && !(has & 2);
-        if (add_ts || add_cid) {
-            msgpack_pack_map(&pk, (size_t)n + add_ts + add_cid);
-            part[1].ptr = d.ptr + head;
-            part[1].len = d.len - head;
-            cdt_buf_t *t = &self->args_tail;
-            cdt_buf_reset(t);
-            msgpack_packer tk;
-            msgpack_packer_init(&tk, t, cdt_buf_msgpack_write);
-            if (add_ts) {
-                s_event_iso8601(self, m->ts > 0 ? m->ts : cdt_clock_wall_ms(),
-                                self->iso);
-                msgpack_pack_str_with_body(&tk, "timestamp", 9);
-                msgpack_pack_str_with_body(&tk, self->iso, strlen(self->iso));
-            }
-            if (add_cid) {
-                msgpack_pack_str_with_body(&tk, "correlationId", 13);
-                msgpack_pack_str_with_body(&tk, m->id.ptr, m->id.len);
-            }
-            part[2].ptr = (const char *)t->data;
-            part[2].len = t->len;
-            n_parts = 3;
-        }
+    if (!m->data && !m->data_mp.ptr) {
+        a.args.ptr = "\x90"; /* no arguments */
+        a.args.len = 1;
+        return a;
     }
-    part[0].ptr = (const char *)h->data;
-    part[0].len = h->len;
-    return n_parts;
+    a.data = s_value_mp(self, m->data_mp, m->data);
+    int64_t wall = m->ts > 0            ? m->ts
+                   : self->turn_wall_ms ? self->turn_wall_ms
+                                        : cdt_clock_wall_ms();
+    s_event_iso8601(self, wall, self->iso);
+    self->add[0].key = (cdt_str_t){"timestamp", 9};
+    self->add[0].str = (cdt_str_t){self->iso, strlen(self->iso)};
+    a.n_add = 1;
+    if (m->id.len > 0) {
+        self->add[1].key = (cdt_str_t){"correlationId", 13};
+        self->add[1].str = m->id;
+        a.n_add = 2;
+    }
+    return a;
 }
 
 /* The router gets the decoded strings as they are and the arguments'
@@ -611,9 +585,8 @@ s_on_event(broker_t *self, const cdt_ingress_t *m, char *err, size_t errlen)
         .n_groups = n,
         .target = m->target.ptr,
         .target_len = m->target.len,
-        .args_mp = self->args_parts,
+        .mp = s_event_mp(self, m),
     };
-    ev.n_args_mp = s_event_args(self, m);
     return router_route_event(self->router, &ev, err, errlen);
 }
 

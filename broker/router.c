@@ -32,9 +32,8 @@ struct router {
     router_send_fn *send;
     void *send_arg;
     uint64_t seq;
-    cdt_buf_t json;        /* the event's SignalR frame */
-    cdt_buf_t args;        /* the event's arguments (router_route_event) */
-    cdt_buf_t frame;       /* the EVENT message */
+    cdt_buf_t args;        /* the event's arguments, when packed here */
+    cdt_buf_t frame;       /* the EVENT message, its JSON frame in place */
     msgpack_zone zone;     /* for the JSON frame's rare unpacking */
     uint64_t *hub_events;  /* per catalog hub */
     size_t *hub_name_lens; /* per catalog hub: strlen of its name */
@@ -59,7 +58,6 @@ router_new(const cdt_catalog_t *catalog, groups_t *groups, router_send_fn *send,
     self->groups = groups;
     self->send = send;
     self->send_arg = send_arg;
-    cdt_buf_init(&self->json);
     cdt_buf_init(&self->args);
     cdt_buf_init(&self->frame);
     msgpack_zone_init(&self->zone, 2048);
@@ -79,7 +77,6 @@ router_destroy(router_t **self_p)
     router_t *self = *self_p;
     if (!self)
         return;
-    cdt_buf_release(&self->json);
     cdt_buf_release(&self->args);
     cdt_buf_release(&self->frame);
     msgpack_zone_destroy(&self->zone);
@@ -194,20 +191,23 @@ s_find_gateways(router_t *self, const cdt_hub_t *hub, const router_event_t *ev,
     return false;
 }
 
-/* Encodes the EVENT once (self->json: its JSON frame) and queues it for
- * every gateway in gws. */
-static void
+/* Encodes the EVENT once, its JSON frame written in place from the
+ * arguments' bytes, and queues it for every gateway in gws; -1 if the
+ * arguments cannot be written as JSON (nothing is sent then). */
+static int
 s_send(router_t *self, const cdt_hub_t *hub, const router_event_t *ev,
-       const uint32_t *gws, size_t n_gws)
+       const cdt_link_args_t *a, const uint32_t *gws, size_t n_gws)
 {
+    uint64_t seq = self->seq + 1;
+    cdt_buf_reset(&self->frame);
+    if (cdt_link_encode_event_json(
+            &self->frame, hub->name, self->hub_name_lens[hub->index],
+            ev->groups, ev->group_lens, ev->n_groups, seq, ev->target,
+            ev->target_len, a, &self->zone) != 0)
+        return -1;
+    self->seq = seq;
     self->counters.routed++;
     self->hub_events[hub->index]++;
-    uint64_t seq = ++self->seq;
-    cdt_buf_reset(&self->frame);
-    cdt_link_encode_event_n(&self->frame, hub->name,
-                            self->hub_name_lens[hub->index], ev->groups,
-                            ev->group_lens, ev->n_groups, seq, ev->target,
-                            ev->target_len, self->json.data, self->json.len);
     for (size_t i = 0; i < n_gws; i++) {
         self->counters.sends++;
         if (self->send(self->send_arg, gws[i], self->frame.data,
@@ -217,26 +217,24 @@ s_send(router_t *self, const cdt_hub_t *hub, const router_event_t *ev,
     cdt_log_debug("event '%.*s' on '%s' seq %llu to %zu gateway(s)",
                   (int)ev->target_len, ev->target, hub->name,
                   (unsigned long long)seq, n_gws);
+    return 0;
 }
 
-/* The shared tail of both entry points: args (args_len bytes, an
- * array) becomes the JSON frame, which the EVENT carries, once some
- * gateway holds a member. */
+/* The shared tail of both entry points: the EVENT, with the JSON frame
+ * of the arguments a stands for, goes to the gateways that hold a
+ * member; nothing is encoded when none does. */
 static int
 s_route(router_t *self, const cdt_hub_t *hub, const router_event_t *ev,
-        const void *args, size_t args_len, char *err, size_t errlen)
+        const cdt_link_args_t *a, char *err, size_t errlen)
 {
     const uint32_t *gws;
     size_t n_gws;
     if (!s_find_gateways(self, hub, ev, &gws, &n_gws))
         return 0;
-    cdt_buf_reset(&self->json);
-    if (cdt_link_build_json_frame_n(&self->json, ev->target, ev->target_len,
-                                    args, args_len, &self->zone) != 0)
+    if (s_send(self, hub, ev, a, gws, n_gws) != 0)
         return s_refuse(
             self, err, errlen, "arguments of '%.*s' cannot be written as JSON",
             (int)(ev->target_len > 256 ? 256 : ev->target_len), ev->target);
-    s_send(self, hub, ev, gws, n_gws);
     return 0;
 }
 
@@ -257,29 +255,19 @@ router_route_event(router_t *self, const router_event_t *ev, char *err,
     const cdt_hub_t *hub;
     if (s_check(self, ev, &hub, err, errlen) != 0)
         return -1;
-    /* the arguments' bytes in one piece: as given when they are, else
-     * joined or packed in the router's buffer */
-    const void *args;
-    size_t args_len;
-    cdt_buf_t *a = &self->args;
-    cdt_buf_reset(a);
-    if (ev->n_args_mp == 1) {
-        args = ev->args_mp[0].ptr;
-        args_len = ev->args_mp[0].len;
-    } else {
-        if (ev->n_args_mp > 1) {
-            for (size_t i = 0; i < ev->n_args_mp; i++)
-                cdt_buf_append(a, ev->args_mp[i].ptr, ev->args_mp[i].len);
-        } else if (!ev->args || ev->args->type != MSGPACK_OBJECT_ARRAY ||
-                   cdt_link_pack_args(a, ev->args) != 0) {
+    /* the arguments' bytes as given, else packed in the router's buffer */
+    cdt_link_args_t a = ev->mp;
+    if (!a.args.ptr && !a.data.ptr) {
+        cdt_buf_reset(&self->args);
+        if (!ev->args || ev->args->type != MSGPACK_OBJECT_ARRAY ||
+            cdt_link_pack_args(&self->args, ev->args) != 0)
             return s_refuse(self, err, errlen, "arguments must be an array");
-        }
-        args = a->data;
-        args_len = a->len;
+        a.args.ptr = (const char *)self->args.data;
+        a.args.len = self->args.len;
     }
-    if (!s_is_array(args, args_len))
+    if (a.args.ptr && !s_is_array(a.args.ptr, a.args.len))
         return s_refuse(self, err, errlen, "arguments must be an array");
-    return s_route(self, hub, ev, args, args_len, err, errlen);
+    return s_route(self, hub, ev, &a, err, errlen);
 }
 
 int
@@ -309,7 +297,8 @@ router_route(router_t *self, const char *hub_name, const char *const *groups,
         s_refuse(self, err, errlen, "arguments must be an array");
         goto done;
     }
-    rc = s_route(self, hub, &ev, args, args_len, err, errlen);
+    cdt_link_args_t a = {.args = {args, args_len}};
+    rc = s_route(self, hub, &ev, &a, err, errlen);
 done:
     if (lens != small)
         free(lens);

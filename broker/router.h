@@ -73,16 +73,15 @@ typedef struct router_event {
     size_t target_len;
     const msgpack_object *args; /* must be an array */
     /* The arguments' MessagePack bytes, when the caller has them (as they
-     * came, say): n_args_mp parts to be written back to back. 0 = the
-     * router packs args itself. */
-    const cdt_str_t *args_mp;
-    size_t n_args_mp;
+     * came, say): an array, or one value with pairs to add (see
+     * cdt_link_args_t). Both ptrs NULL: the router packs args itself. */
+    cdt_link_args_t mp;
 } router_event_t;
 
-/* router_route for a router_event_t: nothing is copied, the JSON frame is
- * written straight from the argument objects (no second unpacking), and
- * the arguments go into the EVENT as args_mp gives them, or packed from
- * the objects. Returns 0, or -1 with the reason in err as router_route. */
+/* router_route for a router_event_t: nothing is copied, and the EVENT's
+ * JSON frame is written in place straight from the arguments' bytes
+ * (cdt_link_encode_event_json), or from args packed first. Returns 0, or
+ * -1 with the reason in err as router_route. */
 int router_route_event(router_t *self, const router_event_t *ev, char *err,
                        size_t errlen);
 

@@ -1139,55 +1139,6 @@ cdt_ingress_decode_event(const uint8_t *buf, size_t len, cdt_ingress_t *msg,
     return 0;
 }
 
-int64_t
-cdt_ingress_mp_map_count(cdt_str_t map, size_t *head)
-{
-    if (!map.ptr)
-        return -1;
-    const uint8_t *p = (const uint8_t *)map.ptr, *end = p + map.len;
-    uint64_t n;
-    if (!s_read_count(&p, end, true, &n) || n > INT64_MAX)
-        return -1;
-    *head = (size_t)(p - (const uint8_t *)map.ptr);
-    return (int64_t)n;
-}
-
-uint32_t
-cdt_ingress_mp_map_keys(cdt_str_t map, const cdt_str_t *keys, size_t n_keys)
-{
-    assert(n_keys <= 32);
-    uint32_t found = 0, all = n_keys == 32 ? UINT32_MAX : (1u << n_keys) - 1;
-    if (!map.ptr || n_keys == 0)
-        return 0;
-    const uint8_t *p = (const uint8_t *)map.ptr, *end = p + map.len;
-    uint64_t n;
-    if (!s_read_count(&p, end, true, &n))
-        return 0;
-    for (uint64_t i = 0; i < n && found != all; i++) {
-        cdt_str_t k;
-        uint32_t match = 0;
-        if (s_read_str(p, end, &k, &p)) {
-            for (size_t j = 0; j < n_keys; j++)
-                if (k.len == keys[j].len &&
-                    memcmp(k.ptr, keys[j].ptr, k.len) == 0)
-                    match |= 1u << j;
-        } else if (!s_skip_value(&p, end, 1)) {
-            break;
-        }
-        if (!s_skip_value(&p, end, 1))
-            break;
-        found |= match;
-    }
-    return found;
-}
-
-bool
-cdt_ingress_mp_map_has(cdt_str_t map, const char *key, size_t key_len)
-{
-    cdt_str_t k = {key, key_len};
-    return cdt_ingress_mp_map_keys(map, &k, 1) != 0;
-}
-
 /* ---- encoding ---------------------------------------------------------- */
 
 static void

@@ -222,23 +222,6 @@ void cdt_ingress_set_raw(cdt_ingress_t *msg, const uint8_t *buf, size_t len);
 int cdt_ingress_decode_event(const uint8_t *buf, size_t len, cdt_ingress_t *msg,
                              msgpack_object *groups, size_t max_groups);
 
-/* Whether map (a MessagePack map's bytes, such as a checked message's
- * data_mp) has a str key of key_len bytes equal to key. It reads only as
- * far as it must (bounds-checked): bytes that are not a map, or that end
- * or go wrong before such a key, give false. */
-bool cdt_ingress_mp_map_has(cdt_str_t map, const char *key, size_t key_len);
-
-/* Which of keys[0..n_keys) (at most 32) map has, as cdt_ingress_mp_map_has
- * answers for each, in one pass: bit i set for keys[i]. The pass stops
- * once every key is found; bytes that go wrong stop it with the keys
- * found before them. */
-uint32_t cdt_ingress_mp_map_keys(cdt_str_t map, const cdt_str_t *keys,
-                                 size_t n_keys);
-
-/* The pair count of the map header that starts map, with the header's
- * length in *head; -1 when map does not start with a map header. */
-int64_t cdt_ingress_mp_map_count(cdt_str_t map, size_t *head);
-
 /* Encodes msg as a map (only the fields of its type, optional ones when
  * set). Used by conduit-pub and the tests; cdt_ingress_parse of the result
  * gives back an equal message. */

@@ -854,16 +854,49 @@ enum {
     S_MAP
 };
 
-/* The value at *pp (before end) as JSON; advances *pp past it. Returns 0,
- * -1 (malformed, truncated or too deep) or 1 (a map key that is not a
- * string: only cdt_json writes that exactly). One loop over the values,
- * with a stack of the open containers: no recursion. */
+/* The pairs of add[0..n) whose bit in seen is clear, as JSON members of
+ * an open object; more: members came before them. */
+static void
+s_json_add(cdt_buf_t *b, const cdt_link_pair_t *add, size_t n, uint32_t seen,
+           bool more)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (seen & (1u << i))
+            continue;
+        if (more)
+            s_put1(b, ',');
+        more = true;
+        s_json_str(b, add[i].key.ptr, add[i].key.len);
+        s_put1(b, ':');
+        s_json_str(b, add[i].str.ptr, add[i].str.len);
+    }
+}
+
+/* The bit of the pair of add whose key is the n bytes at p; 0 if none. */
+static uint32_t
+s_add_bit(const cdt_link_pair_t *add, size_t n_add, const uint8_t *p,
+          uint64_t n)
+{
+    for (size_t i = 0; i < n_add; i++)
+        if (add[i].key.len == n && memcmp(add[i].key.ptr, p, n) == 0)
+            return 1u << i;
+    return 0;
+}
+
+/* The value at *pp (before end) as JSON; advances *pp past it. When the
+ * value is a map, the pairs of add (n_add <= 32) whose keys it does not
+ * have are written after its own. Returns 0, -1 (malformed, truncated or
+ * too deep) or 1 (a map key that is not a string: only cdt_json writes
+ * that exactly). One loop over the values, with a stack of the open
+ * containers: no recursion. */
 static int
-s_json_mp(cdt_buf_t *b, const uint8_t **pp, const uint8_t *end)
+s_json_mp(cdt_buf_t *b, const uint8_t **pp, const uint8_t *end,
+          const cdt_link_pair_t *add, size_t n_add)
 {
     s_level_t st[CDT_MSGPACK_MAX_DEPTH + 1];
     int top = 0;
     const uint8_t *p = *pp;
+    uint32_t seen = 0; /* the keys of add the value's map has */
     st[0].left = 1;
     st[0].i = 0;
     st[0].kind = S_ROOT;
@@ -873,6 +906,8 @@ s_json_mp(cdt_buf_t *b, const uint8_t **pp, const uint8_t *end)
                 *pp = p;
                 return 0;
             }
+            if (top == 1 && n_add && st[1].kind == S_MAP)
+                s_json_add(b, add, n_add, seen, st[1].i > 0);
             s_put1(b, st[top].kind == S_MAP ? '}' : ']');
             top--;
         }
@@ -880,6 +915,7 @@ s_json_mp(cdt_buf_t *b, const uint8_t **pp, const uint8_t *end)
         if (p >= end)
             return -1;
         uint8_t c = *p++;
+        bool add_key = false; /* a key of the value's own map */
         if (lv->kind == S_ARRAY) {
             if (lv->i)
                 s_put1(b, ',');
@@ -891,6 +927,7 @@ s_json_mp(cdt_buf_t *b, const uint8_t **pp, const uint8_t *end)
                     return 1;
                 if (lv->i)
                     s_put1(b, ',');
+                add_key = top == 1 && n_add;
             }
         }
         lv->i++;
@@ -1023,6 +1060,8 @@ s_json_mp(cdt_buf_t *b, const uint8_t **pp, const uint8_t *end)
 str:
         if (n > (size_t)(end - p))
             return -1;
+        if (add_key)
+            seen |= s_add_bit(add, n_add, p, n);
         s_json_str(b, (const char *)p, (size_t)n);
         p += n;
         continue;
@@ -1057,7 +1096,7 @@ s_json_args(cdt_buf_t *out, const uint8_t *args, size_t args_len,
 {
     size_t entry = out->len;
     const uint8_t *p = args;
-    int rc = s_json_mp(out, &p, args + args_len);
+    int rc = s_json_mp(out, &p, args + args_len, NULL, 0);
     if (rc == 0 && p != args + args_len)
         rc = -1; /* something after the array */
     if (rc != 1)
@@ -1078,6 +1117,115 @@ s_json_args(cdt_buf_t *out, const uint8_t *args, size_t args_len,
     else
         msgpack_zone_clear(zone);
     return rc;
+}
+
+/* obj (a map unpacked into zone) with the pairs of add it lacks added
+ * after its own, in zone; obj as it is when nothing is lacking. */
+static int
+s_obj_add(msgpack_object *obj, const cdt_link_pair_t *add, size_t n_add,
+          msgpack_zone *zone)
+{
+    uint32_t seen = 0;
+    const msgpack_object_map *m = &obj->via.map;
+    for (uint32_t i = 0; i < m->size; i++) {
+        const msgpack_object *k = &m->ptr[i].key;
+        if (k->type == MSGPACK_OBJECT_STR)
+            seen |= s_add_bit(add, n_add, (const uint8_t *)k->via.str.ptr,
+                              k->via.str.size);
+    }
+    size_t lack = 0;
+    for (size_t i = 0; i < n_add; i++)
+        lack += !(seen & (1u << i));
+    if (lack == 0)
+        return 0;
+    msgpack_object_kv *kv =
+        msgpack_zone_malloc(zone, (m->size + lack) * sizeof *kv);
+    if (!kv)
+        return -1;
+    if (m->size)
+        memcpy(kv, m->ptr, m->size * sizeof *kv);
+    uint32_t n = m->size;
+    for (size_t i = 0; i < n_add; i++) {
+        if (seen & (1u << i))
+            continue;
+        kv[n].key.type = MSGPACK_OBJECT_STR;
+        kv[n].key.via.str.ptr = add[i].key.ptr;
+        kv[n].key.via.str.size = (uint32_t)add[i].key.len;
+        kv[n].val.type = MSGPACK_OBJECT_STR;
+        kv[n].val.via.str.ptr = add[i].str.ptr;
+        kv[n].val.via.str.size = (uint32_t)add[i].str.len;
+        n++;
+    }
+    obj->via.map.ptr = kv;
+    obj->via.map.size = n;
+    return 0;
+}
+
+/* The array [data] as JSON, data gaining the pairs of add when it is a
+ * map (cdt_link_args_t); zone as for s_json_args. */
+static int
+s_json_data(cdt_buf_t *out, const uint8_t *data, size_t data_len,
+            const cdt_link_pair_t *add, size_t n_add, msgpack_zone *zone)
+{
+    size_t entry = out->len;
+    const uint8_t *p = data;
+    s_put1(out, '[');
+    int rc = s_json_mp(out, &p, data + data_len, add, n_add);
+    if (rc == 0 && p != data + data_len)
+        rc = -1; /* something after the value */
+    if (rc == 0)
+        s_put1(out, ']');
+    if (rc != 1)
+        return rc;
+    out->len = entry;
+    msgpack_zone own;
+    if (!zone) {
+        if (!msgpack_zone_init(&own, 2048))
+            return -1;
+        zone = &own;
+    }
+    msgpack_object obj;
+    rc = -1;
+    if (cdt_msgpack_unpack_one(data, data_len, zone, &obj) == 0 &&
+        (obj.type != MSGPACK_OBJECT_MAP ||
+         s_obj_add(&obj, add, n_add, zone) == 0)) {
+        msgpack_object arr;
+        arr.type = MSGPACK_OBJECT_ARRAY;
+        arr.via.array.size = 1;
+        arr.via.array.ptr = &obj;
+        rc = cdt_json_from_msgpack(&arr, out);
+    }
+    if (zone == &own)
+        msgpack_zone_destroy(&own);
+    else
+        msgpack_zone_clear(zone);
+    return rc;
+}
+
+/* The SignalR frame of an event with the arguments a stands for, appended
+ * to out; -1 leaves out's length as it was (its bytes past it are
+ * scratch). */
+static int
+s_json_frame(cdt_buf_t *out, const char *target, size_t target_len,
+             const cdt_link_args_t *a, msgpack_zone *zone)
+{
+    size_t entry = out->len;
+    const uint8_t *args = (const uint8_t *)a->args.ptr;
+    const uint8_t *data = (const uint8_t *)a->data.ptr;
+    if (args ? a->args.len == 0 || !s_is_array_head(args[0])
+             : !data || a->data.len == 0 || a->n_add > 32)
+        return -1;
+    s_put(out, "{\"type\":1,\"target\":", 19);
+    s_json_str(out, target ? target : "", target ? target_len : 0);
+    s_put(out, ",\"arguments\":", 13);
+    int rc = args ? s_json_args(out, args, a->args.len, zone)
+                  : s_json_data(out, data, a->data.len, a->add, a->n_add, zone);
+    if (rc != 0) {
+        out->len = entry;
+        return -1;
+    }
+    s_put(out, "}\x1e", 2);
+    return 0;
 }
 
 int
@@ -1102,21 +1250,12 @@ cdt_link_build_json_frame_n(cdt_buf_t *out, const char *target,
                             size_t target_len, const void *args,
                             size_t args_len, msgpack_zone *zone)
 {
-    size_t entry = out->len;
-    const uint8_t *a = args;
-    if (!a || args_len == 0 || !s_is_array_head(a[0]))
+    if (!args)
         return -1;
-    s_put(out, "{\"type\":1,\"target\":", 19);
-    s_json_str(out, target ? target : "", target ? target_len : 0);
-    s_put(out, ",\"arguments\":", 13);
-    if (s_json_args(out, a, args_len, zone) != 0) {
-        out->len = entry;
-        s_terminate(out);
-        return -1;
-    }
-    s_put(out, "}\x1e", 2);
+    cdt_link_args_t a = {.args = {args, args_len}};
+    int rc = s_json_frame(out, target, target_len, &a, zone);
     s_terminate(out);
-    return 0;
+    return rc;
 }
 
 /* ---- EVENT, directly --------------------------------------------------- */
@@ -1137,4 +1276,42 @@ cdt_link_encode_event_n(cdt_buf_t *out, const char *hub, size_t hub_len,
     s_mp_str(out, target, target_len);
     s_mp_bin(out, json, json ? json_len : 0);
     s_terminate(out);
+}
+
+int
+cdt_link_encode_event_json(cdt_buf_t *out, const char *hub, size_t hub_len,
+                           const char *const *groups, const size_t *group_lens,
+                           size_t n_groups, uint64_t seq, const char *target,
+                           size_t target_len, const cdt_link_args_t *a,
+                           msgpack_zone *zone)
+{
+    size_t entry = out->len;
+    s_put1(out, 0x96); /* [12, hub, [groups], seq, target, json] */
+    s_put1(out, CDT_LINK_EVENT);
+    s_mp_str(out, hub, hub_len);
+    s_mp_array(out, n_groups);
+    for (size_t i = 0; i < n_groups; i++)
+        s_mp_str(out, groups[i], group_lens[i]);
+    s_mp_uint(out, seq);
+    s_mp_str(out, target, target_len);
+    size_t bin = out->len;
+    (void)s_room(out, 5);
+    out->len += 5;
+    if (s_json_frame(out, target, target_len, a, zone) != 0) {
+        out->len = entry;
+        s_terminate(out);
+        return -1;
+    }
+    uint64_t n = out->len - bin - 5;
+    if (n > UINT32_MAX) {
+        out->len = entry;
+        s_terminate(out);
+        return -1;
+    }
+    uint8_t *d = out->data + bin;
+    d[0] = 0xc6; /* bin 32 */
+    for (int i = 4; i > 0; i--, n >>= 8)
+        d[i] = (uint8_t)n;
+    s_terminate(out);
+    return 0;
 }

@@ -270,6 +270,39 @@ int cdt_link_build_json_frame_n(cdt_buf_t *out, const char *target,
                                 size_t target_len, const void *args,
                                 size_t args_len, msgpack_zone *zone);
 
+/* A pair an event's `data` map gains: key and a string value. */
+typedef struct cdt_link_pair {
+    cdt_str_t key;
+    cdt_str_t str;
+} cdt_link_pair_t;
+
+/* The arguments of an event, as MessagePack bytes: the array args, or,
+ * when args.ptr is NULL, the one value data, which becomes the single
+ * argument and, if it is a map, gains add[i] for every key add[i].key it
+ * does not have (a str key of the same bytes), after its own pairs. */
+typedef struct cdt_link_args {
+    cdt_str_t args;
+    cdt_str_t data;
+    const cdt_link_pair_t *add;
+    size_t n_add;
+} cdt_link_args_t;
+
+/* The router's per-event encoder: an EVENT, [12, hub, [groups], seq,
+ * target, json], appended to out with its JSON frame written in place,
+ * straight from a's bytes, in one walk (no packing of data's added
+ * pairs, no JSON buffer copied into the message). The frame is what
+ * cdt_link_build_json_frame_n writes for the arguments array a stands
+ * for; the json bin is always bin 32, since its length is known only
+ * after it is written. zone as for cdt_link_build_json_frame_n. Returns
+ * 0, or -1 (out unchanged) for arguments that are not one complete
+ * MessagePack value (an array for args) or nest deeper than 32. */
+int cdt_link_encode_event_json(cdt_buf_t *out, const char *hub, size_t hub_len,
+                               const char *const *groups,
+                               const size_t *group_lens, size_t n_groups,
+                               uint64_t seq, const char *target,
+                               size_t target_len, const cdt_link_args_t *a,
+                               msgpack_zone *zone);
+
 /* cdt_link_build_json_frame_n with a NUL-terminated target. */
 int cdt_link_build_json_frame_zone(cdt_buf_t *out, const char *target,
                                    const void *args, size_t args_len,

@@ -19,7 +19,9 @@
  * give exactly {"type":1,"target":T,"arguments":A}0x1E with A what
  * cdt_json_from_msgpack writes for the array msgpack_unpack gives (and
  * refuse, out unchanged, whatever does not unpack to an array), leaving
- * the zone empty; and for any array the input unpacks to,
+ * the zone empty; cdt_link_encode_event_json must put that frame in its
+ * EVENT, and build one from the bytes as data (with pairs to add) exactly
+ * when they unpack to one value; and for any array the input unpacks to,
  * cdt_link_pack_args must write what msgpack_pack_object writes.
  *
  * SPDX-License-Identifier: MIT
@@ -262,6 +264,70 @@ s_buf_is(const cdt_buf_t *b, size_t skip, const cdt_buf_t *want)
             memcmp(b->data + skip, want->data, want->len) == 0);
 }
 
+/* cdt_link_encode_event_json on bytes (an exact-size copy): as args, the
+ * EVENT's frame must be want (wrc: the reference's answer); as data, with
+ * two pairs to add, it must be built exactly when the bytes unpack to
+ * one value. Either way the EVENT decodes, its frame ends with the
+ * separator, a refusal leaves out as it was and the zone is left
+ * empty. */
+static void
+s_ck_event_json(const uint8_t *bytes, size_t len, const char *target,
+                size_t target_len, const cdt_buf_t *want, int wrc,
+                msgpack_zone *zone)
+{
+    static const cdt_link_pair_t add[] = {
+        {{"timestamp", 9}, {"2026-12-07T10:00:00.000Z", 24}},
+        {{"correlationId", 13}, {"c\"1", 3}},
+    };
+    static const char *const groups[] = {"g"};
+    static const size_t lens[] = {1};
+    for (int as_data = 0; as_data < 2; as_data++) {
+        cdt_link_args_t a = {.add = add, .n_add = as_data ? 2 : 0};
+        cdt_str_t v = {(const char *)bytes, len};
+        if (as_data)
+            a.data = v;
+        else
+            a.args = v;
+        int want_rc = wrc;
+        if (as_data) {
+            msgpack_zone z;
+            if (!msgpack_zone_init(&z, 1024))
+                abort();
+            msgpack_object obj;
+            want_rc = len && cdt_msgpack_unpack_one(bytes, len, &z, &obj) == 0
+                          ? 0
+                          : -1;
+            msgpack_zone_destroy(&z);
+        }
+        cdt_buf_t got = CDT_BUF_INIT;
+        cdt_buf_append_str(&got, "pre");
+        int rc = cdt_link_encode_event_json(&got, "H", 1, groups, lens, 1, 7,
+                                            target, target_len, &a, zone);
+        if (rc != want_rc)
+            s_die(rc == 0 ? "EVENT built for arguments that do not unpack"
+                          : "EVENT refused for arguments that unpack");
+        if (!msgpack_zone_is_empty(zone))
+            s_die("cdt_link_encode_event_json left the zone in use");
+        if (rc != 0 && got.len != 3)
+            s_die("a refused EVENT left output");
+        if (rc == 0) {
+            msgpack_zone dz;
+            if (!msgpack_zone_init(&dz, 1024))
+                abort();
+            cdt_link_msg_t m;
+            if (cdt_link_decode(got.data + 3, got.len - 3, &dz, &m) != 0 ||
+                m.kind != CDT_LINK_EVENT || m.seq != 7 || m.json.len < 2 ||
+                memcmp(m.json.ptr + m.json.len - 2, "}\x1e", 2) != 0)
+                s_die("the EVENT does not decode with its frame");
+            if (!as_data && (m.json.len != want->len ||
+                             memcmp(m.json.ptr, want->data, want->len) != 0))
+                s_die("the EVENT's frame differs from cdt_json's");
+            msgpack_zone_destroy(&dz);
+        }
+        cdt_buf_release(&got);
+    }
+}
+
 /* cdt_link_build_json_frame* on args (copied to an exact-size buffer)
  * against the reference. target (target_len bytes, copied and terminated)
  * also goes through the NUL-terminated entry points when it has no NUL. */
@@ -296,6 +362,8 @@ s_ck_frame(const void *args, size_t len, const char *target, size_t target_len,
         s_die("JSON frame (_n) left out unterminated");
     if (rc == 0 && got.data[got.len - 1] != 0x1e)
         s_die("JSON frame lacks its separator");
+
+    s_ck_event_json(copy, len, target, target_len, &want, wrc, zone);
 
     if (!has_nul) {
         cdt_buf_reset(&got);

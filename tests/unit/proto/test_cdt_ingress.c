@@ -1507,7 +1507,7 @@ START_TEST(test_ingress_fast_path_every_cut_and_mutation)
 }
 END_TEST
 
-START_TEST(test_ingress_value_bytes_and_map_has)
+START_TEST(test_ingress_value_bytes)
 {
     s_in_t in;
     ck_in_ok(&in, s_full[1]);
@@ -1526,51 +1526,7 @@ START_TEST(test_ingress_value_bytes_and_map_has)
     cdt_ingress_t copy = in.msg;
     copy.raw.ptr = NULL;
     ck_assert_int_eq(cdt_ingress_value_bytes(&copy, in.msg.data, &v), -1);
-    ck_assert(cdt_ingress_mp_map_has(in.msg.data_mp, "p", 1));
-    ck_assert(!cdt_ingress_mp_map_has(in.msg.data_mp, "q", 1));
-    ck_assert(!cdt_ingress_mp_map_has(in.msg.data_mp, "pp", 2));
     s_free(&in);
-    /* keys that are not strings are stepped over; bytes that end or go
-     * wrong before the key give false; non-maps have no keys */
-    static const uint8_t odd[] = {0x83, 0x91, 0x01, 0x02, 0xa1,
-                                  'k',  0xc0, 0xa1, 'x'};
-    cdt_str_t m = {(const char *)odd, sizeof odd};
-    ck_assert(cdt_ingress_mp_map_has(m, "k", 1));
-    ck_assert(!cdt_ingress_mp_map_has(m, "x", 1)); /* no value after it */
-    static const uint8_t bad[] = {0x82, 0x91, 0xc1, 0x02, 0xa1, 'k', 0xc0};
-    cdt_str_t m2 = {(const char *)bad, sizeof bad};
-    ck_assert(!cdt_ingress_mp_map_has(m2, "k", 1));
-    cdt_str_t arr = {"\x91\xa1k", 3};
-    ck_assert(!cdt_ingress_mp_map_has(arr, "k", 1));
-    cdt_str_t none = {NULL, 0};
-    ck_assert(!cdt_ingress_mp_map_has(none, "k", 1));
-    /* several keys in one pass: a bit each, as map_has answers */
-    static const cdt_str_t keys[] = {{"k", 1}, {"x", 1}, {"zz", 2}};
-    ck_assert_uint_eq(cdt_ingress_mp_map_keys(m, keys, 3), 1);
-    ck_assert_uint_eq(cdt_ingress_mp_map_keys(m2, keys, 3), 0);
-    ck_assert_uint_eq(cdt_ingress_mp_map_keys(arr, keys, 3), 0);
-    ck_assert_uint_eq(cdt_ingress_mp_map_keys(none, keys, 3), 0);
-    static const uint8_t two[] = {0x83, 0xa2, 'z',  'z', 0x01, 0xa1,
-                                  'q',  0xc0, 0xa1, 'k', 0x90};
-    cdt_str_t mt = {(const char *)two, sizeof two};
-    ck_assert_uint_eq(cdt_ingress_mp_map_keys(mt, keys, 3), 5);
-    ck_assert_uint_eq(cdt_ingress_mp_map_keys(mt, keys + 2, 1), 1);
-    mt.len--; /* k's value cut: only zz stands */
-    ck_assert_uint_eq(cdt_ingress_mp_map_keys(mt, keys, 3), 4);
-    /* map headers: fixmap, map 16, map 32, cut, not a map */
-    size_t head = 99;
-    ck_assert_int_eq(cdt_ingress_mp_map_count(m, &head), 3);
-    ck_assert_uint_eq(head, 1);
-    cdt_str_t m16 = {"\xde\x01\x02", 3};
-    ck_assert_int_eq(cdt_ingress_mp_map_count(m16, &head), 0x102);
-    ck_assert_uint_eq(head, 3);
-    cdt_str_t m32 = {"\xdf\x00\x01\x00\x00", 5};
-    ck_assert_int_eq(cdt_ingress_mp_map_count(m32, &head), 0x10000);
-    ck_assert_uint_eq(head, 5);
-    cdt_str_t cut = {"\xdf\x00\x01", 3};
-    ck_assert_int_eq(cdt_ingress_mp_map_count(cut, &head), -1);
-    ck_assert_int_eq(cdt_ingress_mp_map_count(arr, &head), -1);
-    ck_assert_int_eq(cdt_ingress_mp_map_count(none, &head), -1);
 }
 END_TEST
 
@@ -1616,7 +1572,7 @@ cdt_ingress_suite(void)
     tcase_add_test(tc, test_ingress_fast_path_leaves_the_rest_to_parse);
     tcase_add_test(tc, test_ingress_fast_path_depth);
     tcase_add_test(tc, test_ingress_fast_path_every_cut_and_mutation);
-    tcase_add_test(tc, test_ingress_value_bytes_and_map_has);
+    tcase_add_test(tc, test_ingress_value_bytes);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("encode");

@@ -1488,6 +1488,227 @@ START_TEST(test_link_encode_event_n_matches_encode_event)
 }
 END_TEST
 
+/* What cdt_link_encode_event_json's frame must be for data and add: the
+ * array [data'] packed with msgpack-c, where data' is data with the pairs
+ * of add it lacks appended, through cdt_link_build_json_frame_n. */
+static int
+s_want_data_frame(cdt_buf_t *out, const char *target, const uint8_t *data,
+                  size_t len, const cdt_link_pair_t *add, size_t n_add)
+{
+    msgpack_zone zone;
+    ck_assert(msgpack_zone_init(&zone, 1024));
+    msgpack_object obj;
+    int rc = -1;
+    if (cdt_msgpack_unpack_one(data, len, &zone, &obj) == 0) {
+        cdt_buf_t args = CDT_BUF_INIT;
+        msgpack_packer pk;
+        msgpack_packer_init(&pk, &args, cdt_buf_msgpack_write);
+        msgpack_pack_array(&pk, 1);
+        if (obj.type == MSGPACK_OBJECT_MAP) {
+            const msgpack_object_map *m = &obj.via.map;
+            bool lacks[2];
+            uint32_t n = m->size;
+            for (size_t i = 0; i < n_add; i++) {
+                lacks[i] = true;
+                for (uint32_t k = 0; k < m->size; k++) {
+                    const msgpack_object *key = &m->ptr[k].key;
+                    if (key->type == MSGPACK_OBJECT_STR &&
+                        key->via.str.size == add[i].key.len &&
+                        memcmp(key->via.str.ptr, add[i].key.ptr,
+                               add[i].key.len) == 0)
+                        lacks[i] = false;
+                }
+                n += lacks[i];
+            }
+            msgpack_pack_map(&pk, n);
+            for (uint32_t k = 0; k < m->size; k++) {
+                msgpack_pack_object(&pk, m->ptr[k].key);
+                msgpack_pack_object(&pk, m->ptr[k].val);
+            }
+            for (size_t i = 0; i < n_add; i++) {
+                if (!lacks[i])
+                    continue;
+                msgpack_pack_str_with_body(&pk, add[i].key.ptr, add[i].key.len);
+                msgpack_pack_str_with_body(&pk, add[i].str.ptr, add[i].str.len);
+            }
+        } else {
+            msgpack_pack_object(&pk, obj);
+        }
+        rc = cdt_link_build_json_frame_n(out, target, strlen(target), args.data,
+                                         args.len, NULL);
+        cdt_buf_release(&args);
+    }
+    msgpack_zone_destroy(&zone);
+    return rc;
+}
+
+/* cdt_link_encode_event_json on a (its bytes an exact heap copy): the
+ * same answer as the oracle (the frame of want_args, or of the data
+ * frame above), an EVENT that decodes with every field, out unchanged
+ * on -1, the zone left empty. */
+static void
+s_ck_event_json(const uint8_t *bytes, size_t len, bool as_args,
+                const cdt_link_pair_t *add, size_t n_add, const char *target,
+                msgpack_zone *zone)
+{
+    static const char *const groups[] = {"vkey-1", "task-\"x\""};
+    static const size_t lens[] = {6, 8};
+    uint8_t *copy = cdt_xmalloc(len ? len : 1);
+    if (len)
+        memcpy(copy, bytes, len);
+    cdt_link_args_t a = {.add = add, .n_add = n_add};
+    cdt_str_t v = {(const char *)copy, len};
+    if (as_args)
+        a.args = v;
+    else
+        a.data = v;
+    cdt_buf_t want = CDT_BUF_INIT, got = CDT_BUF_INIT;
+    int wrc = as_args ? s_want_frame(&want, target, copy, len)
+                      : s_want_data_frame(&want, target, copy, len, add, n_add);
+    cdt_buf_append_str(&got, "x");
+    int rc = cdt_link_encode_event_json(&got, "Hub", 3, groups, lens, 2, 300,
+                                        target, strlen(target), &a, zone);
+    ck_assert_int_eq(rc, wrc);
+    ck_assert(msgpack_zone_is_empty(zone));
+    if (rc == 0) {
+        msgpack_zone dz;
+        ck_assert(msgpack_zone_init(&dz, 1024));
+        cdt_link_msg_t m;
+        ck_assert_int_eq(cdt_link_decode(got.data + 1, got.len - 1, &dz, &m),
+                         0);
+        ck_assert_int_eq(m.kind, CDT_LINK_EVENT);
+        ck_assert(m.hub.len == 3 && memcmp(m.hub.ptr, "Hub", 3) == 0);
+        ck_assert_uint_eq(m.groups.n, 2);
+        for (size_t i = 0; i < 2; i++) {
+            cdt_str_t g = cdt_strv_at(m.groups, i);
+            ck_assert(g.len == lens[i] && memcmp(g.ptr, groups[i], g.len) == 0);
+        }
+        ck_assert_uint_eq(m.seq, 300);
+        ck_assert(m.target.len == strlen(target) &&
+                  memcmp(m.target.ptr, target, m.target.len) == 0);
+        ck_assert_msg(m.json.len == want.len &&
+                          memcmp(m.json.ptr, want.data, want.len) == 0,
+                      "got  %.*s\nwant %s", (int)m.json.len, m.json.ptr,
+                      want.data);
+        ck_assert_uint_eq(got.data[got.len], 0);
+        msgpack_zone_destroy(&dz);
+    } else {
+        ck_assert_uint_eq(got.len, 1);
+    }
+    cdt_buf_release(&want);
+    cdt_buf_release(&got);
+    free(copy);
+}
+
+/* True if b's bytes hold the string s (an EVENT has NUL bytes). */
+static bool
+s_has(const cdt_buf_t *b, const char *s)
+{
+    size_t n = strlen(s);
+    for (size_t i = 0; i + n <= b->len; i++)
+        if (memcmp(b->data + i, s, n) == 0)
+            return true;
+    return false;
+}
+
+/* A map whose keys are often the ones an event's data may gain. */
+static void
+s_gen_data_map(cdt_buf_t *b, uint64_t *x)
+{
+    static const char *const keys[] = {"timestamp", "correlationId", "n",
+                                       "timestam", "correlationIdX"};
+    size_t n = s_rand(x) % 5;
+    s_gen_head(b, x, true, n);
+    for (size_t i = 0; i < n; i++) {
+        if (s_non_str_keys && s_rand(x) % 10 == 0) {
+            s_gen(b, x, 1);
+        } else {
+            const char *k = keys[s_rand(x) % 5];
+            cdt_buf_append_byte(b, (uint8_t)(0xa0 | strlen(k)));
+            cdt_buf_append_str(b, k);
+        }
+        s_gen(b, x, 1);
+    }
+}
+
+START_TEST(test_link_encode_event_json_matches_parts)
+{
+    static const cdt_link_pair_t add[] = {
+        {{"timestamp", 9}, {"2026-12-07T10:00:00.123Z", 24}},
+        {{"correlationId", 13}, {"c-\"1\"\xc3\xa9", 7}},
+    };
+    msgpack_zone zone;
+    ck_assert(msgpack_zone_init(&zone, 1024));
+    uint64_t x = 0xD1B54A32D192ED03ULL;
+    for (int round = 0; round < 2; round++) {
+        s_non_str_keys = round == 1;
+        for (int i = 0; i < 3000; i++) {
+            cdt_buf_t b = CDT_BUF_INIT;
+            bool as_args = i % 4 == 0;
+            if (as_args)
+                s_gen_args(&b, &x);
+            else if (i % 4 == 1)
+                s_gen(&b, &x, 0);
+            else
+                s_gen_data_map(&b, &x);
+            size_t n_add = as_args ? 0 : (size_t)(s_rand(&x) % 3);
+            const char *target = i % 2 ? "Task\"Progress" : "T";
+            s_ck_event_json(b.data, b.len, as_args, add, n_add, target, &zone);
+            if (i % 16 == 2) { /* every cut of it, and a byte too many */
+                for (size_t cut = 0; cut < b.len; cut++)
+                    s_ck_event_json(b.data, cut, as_args, add, n_add, target,
+                                    &zone);
+                cdt_buf_append_byte(&b, 0xc0);
+                s_ck_event_json(b.data, b.len, as_args, add, n_add, target,
+                                &zone);
+            }
+            cdt_buf_release(&b);
+        }
+    }
+    s_non_str_keys = false;
+    /* the pairs go after the map's own, only the lacking ones, and only
+     * to a map at the top */
+    cdt_buf_t got = CDT_BUF_INIT;
+    const char *const g[] = {"g"};
+    const size_t gl[] = {1};
+    cdt_link_args_t a = {.data = {"\x81\xa1n\x01", 4}, .add = add, .n_add = 2};
+    ck_assert_int_eq(cdt_link_encode_event_json(&got, "H", 1, g, gl, 1, 1, "T",
+                                                1, &a, &zone),
+                     0);
+    ck_assert(s_has(&got,
+                    "[{\"n\":1,\"timestamp\":\"2026-12-07T10:00:00.123Z\","
+                    "\"correlationId\":\"c-\\\"1\\\"\xc3\xa9\"}]}\x1e"));
+    cdt_buf_reset(&got);
+    a.data = (cdt_str_t){"\x81\xa9timestamp\x02", 12};
+    ck_assert_int_eq(cdt_link_encode_event_json(&got, "H", 1, g, gl, 1, 1, "T",
+                                                1, &a, &zone),
+                     0);
+    ck_assert(s_has(
+        &got,
+        "[{\"timestamp\":2,\"correlationId\":\"c-\\\"1\\\"\xc3\xa9\"}]}"));
+    cdt_buf_reset(&got);
+    a.data = (cdt_str_t){"\x91\x80", 2}; /* a map inside an array */
+    ck_assert_int_eq(cdt_link_encode_event_json(&got, "H", 1, g, gl, 1, 1, "T",
+                                                1, &a, &zone),
+                     0);
+    ck_assert(s_has(&got, "[[{}]]}\x1e"));
+    /* no arguments at all, and more pairs than it can track */
+    size_t before = got.len;
+    a.data = (cdt_str_t){NULL, 0};
+    ck_assert_int_eq(cdt_link_encode_event_json(&got, "H", 1, g, gl, 1, 1, "T",
+                                                1, &a, &zone),
+                     -1);
+    a.data = (cdt_str_t){"\x80", 1};
+    a.n_add = 33;
+    ck_assert_int_eq(cdt_link_encode_event_json(&got, "H", 1, g, gl, 1, 1, "T",
+                                                1, &a, &zone),
+                     -1);
+    ck_assert_uint_eq(got.len, before);
+    cdt_buf_release(&got);
+    msgpack_zone_destroy(&zone);
+}
+END_TEST
+
 Suite *
 cdt_link_suite(void)
 {
@@ -1542,6 +1763,7 @@ cdt_link_suite(void)
     tcase_add_test(tc, test_link_json_frame_depth_and_odd_values);
     tcase_add_test(tc, test_link_pack_args_matches_msgpack);
     tcase_add_test(tc, test_link_encode_event_n_matches_encode_event);
+    tcase_add_test(tc, test_link_encode_event_json_matches_parts);
     suite_add_tcase(s, tc);
     return s;
 }
