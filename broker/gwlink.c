@@ -182,15 +182,40 @@ gwlink_sock(gwlink_t *self)
 
 /* ---- sending ------------------------------------------------------------ */
 
-/* Sends one frame to rid; msgs is how many link messages it holds (what
+/* zmq_msg_init_data's free function for a batch handed over whole. */
+static void
+s_free_batch(void *data, void *hint)
+{
+    (void)hint;
+    free(data);
+}
+
+/* Sends one frame to rid: len bytes at frame, or, with owned, the frame
+ * itself (malloc'd; ZeroMQ frees it once sent or dropped, so a batch
+ * leaves without a copy); msgs is how many link messages it holds (what
  * a failure loses). */
 static int
-s_send_rid(gwlink_t *self, const uint8_t *rid, size_t rid_len,
-           const void *frame, size_t len, uint32_t msgs)
+s_send_rid(gwlink_t *self, const uint8_t *rid, size_t rid_len, void *frame,
+           size_t len, bool owned, uint32_t msgs)
 {
     void *s = zsock_resolve(self->sock);
-    if (zmq_send(s, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1 ||
-        zmq_send(s, frame, len, ZMQ_DONTWAIT) == -1) {
+    zmq_msg_t m;
+    int rc = zmq_send(s, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    if (owned) {
+        if (zmq_msg_init_data(&m, frame, len, s_free_batch, NULL) != 0) {
+            free(frame);
+            rc = -1;
+        } else if (rc != -1) {
+            rc = zmq_msg_send(&m, s, ZMQ_DONTWAIT);
+            if (rc == -1)
+                zmq_msg_close(&m);
+        } else {
+            zmq_msg_close(&m);
+        }
+    } else if (rc != -1) {
+        rc = zmq_send(s, frame, len, ZMQ_DONTWAIT);
+    }
+    if (rc == -1) {
         int e = zmq_errno();
         self->counters.send_errors += msgs;
         uint64_t skipped = 0;
@@ -207,19 +232,19 @@ s_send_rid(gwlink_t *self, const uint8_t *rid, size_t rid_len,
     return 0;
 }
 
-/* Sends g's batch now, if it holds anything. */
+/* Sends g's batch now, if it holds anything: its buffer goes with it,
+ * cut to its length (in place), so that what ZeroMQ queues for a slow
+ * gateway is no more than the bytes themselves. */
 static void
 s_flush_gw(gwlink_t *self, gw_t *g)
 {
     if (g->batch.len == 0)
         return;
-    (void)s_send_rid(self, g->rid, g->rid_len, g->batch.data, g->batch.len,
-                     g->batch_msgs);
+    size_t len;
+    uint8_t *data = cdt_buf_detach(&g->batch, &len);
+    data = cdt_xrealloc(data, len);
+    (void)s_send_rid(self, g->rid, g->rid_len, data, len, true, g->batch_msgs);
     g->batch_msgs = 0;
-    if (g->batch.cap > 4 * CDT_LINK_BATCH_BYTES)
-        cdt_buf_release(&g->batch); /* after one huge message */
-    else
-        cdt_buf_reset(&g->batch);
 }
 
 /* Appends one message to g's batch. */
@@ -236,6 +261,8 @@ s_queue(gwlink_t *self, gw_t *g, const void *msg, size_t len)
         self->dirty[self->n_dirty++] = g->slot;
         g->dirty = true;
     }
+    if (!g->batch.data) /* a new batch: room for all of it at once */
+        cdt_buf_reserve(&g->batch, CDT_LINK_BATCH_BYTES + len);
     cdt_buf_append(&g->batch, msg, len);
     g->batch_msgs++;
     if (g->batch.len >= CDT_LINK_BATCH_BYTES)
@@ -286,7 +313,8 @@ s_reply(gwlink_t *self, const uint8_t *rid, size_t rid_len)
     if (g)
         s_queue(self, g, self->out.data, self->out.len);
     else
-        (void)s_send_rid(self, rid, rid_len, self->out.data, self->out.len, 1);
+        (void)s_send_rid(self, rid, rid_len, self->out.data, self->out.len,
+                         false, 1);
     cdt_buf_reset(&self->out);
 }
 
