@@ -639,7 +639,7 @@ scenario_broker() {
             flood_rate=$(kv "$WORK/$label.fg" events_rate)
             flood_cpu=$(awk -v d="$S5_DTICKS" -v t="$CLK_TCK" \
                 -v e="$(kv "$WORK/$label.fg" events)" \
-                'BEGIN { printf "%.1f", e ? d * 1e6 / t / e : 0 }')
+                'BEGIN { printf "%.3f", e ? d * 1e6 / t / e : 0 }')
             log "$scen flood: ${flood_rate} events/s, ${flood_cpu} us broker CPU per event"
             break
         fi
