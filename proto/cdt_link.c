@@ -1088,37 +1088,6 @@ s_is_array_head(uint8_t c)
     return (c & 0xf0) == 0x90 || c == 0xdc || c == 0xdd;
 }
 
-/* The arguments as JSON, as cdt_json_from_msgpack writes their unpacked
- * form; zone (NULL: one of its own) only for the rare start-over. */
-static int
-s_json_args(cdt_buf_t *out, const uint8_t *args, size_t args_len,
-            msgpack_zone *zone)
-{
-    size_t entry = out->len;
-    const uint8_t *p = args;
-    int rc = s_json_mp(out, &p, args + args_len, NULL, 0);
-    if (rc == 0 && p != args + args_len)
-        rc = -1; /* something after the array */
-    if (rc != 1)
-        return rc;
-    out->len = entry;
-    msgpack_zone own;
-    if (!zone) {
-        if (!msgpack_zone_init(&own, 2048))
-            return -1;
-        zone = &own;
-    }
-    msgpack_object obj;
-    rc = -1;
-    if (cdt_msgpack_unpack_one(args, args_len, zone, &obj) == 0)
-        rc = cdt_json_from_msgpack(&obj, out);
-    if (zone == &own)
-        msgpack_zone_destroy(&own);
-    else
-        msgpack_zone_clear(zone);
-    return rc;
-}
-
 /* obj (a map unpacked into zone) with the pairs of add it lacks added
  * after its own, in zone; obj as it is when nothing is lacking. */
 static int
@@ -1161,6 +1130,57 @@ s_obj_add(msgpack_object *obj, const cdt_link_pair_t *add, size_t n_add,
     return 0;
 }
 
+/* The writers' rare start-over (a map key that is not a string): bytes
+ * unpacked into zone (NULL: one of its own; cleared after) and written
+ * by cdt_json, with wrap as the single element of an array, a map gaining
+ * the pairs of add it lacks. */
+static int
+s_json_unpacked(cdt_buf_t *out, const uint8_t *bytes, size_t len, bool wrap,
+                const cdt_link_pair_t *add, size_t n_add, msgpack_zone *zone)
+{
+    msgpack_zone own;
+    if (!zone) {
+        if (!msgpack_zone_init(&own, 2048))
+            return -1;
+        zone = &own;
+    }
+    msgpack_object obj, arr;
+    int rc = -1;
+    if (cdt_msgpack_unpack_one(bytes, len, zone, &obj) == 0) {
+        if (!wrap) {
+            rc = cdt_json_from_msgpack(&obj, out);
+        } else if (obj.type != MSGPACK_OBJECT_MAP ||
+                   s_obj_add(&obj, add, n_add, zone) == 0) {
+            arr.type = MSGPACK_OBJECT_ARRAY;
+            arr.via.array.size = 1;
+            arr.via.array.ptr = &obj;
+            rc = cdt_json_from_msgpack(&arr, out);
+        }
+    }
+    if (zone == &own)
+        msgpack_zone_destroy(&own);
+    else
+        msgpack_zone_clear(zone);
+    return rc;
+}
+
+/* The arguments as JSON, as cdt_json_from_msgpack writes their unpacked
+ * form; zone (NULL: one of its own) only for the rare start-over. */
+static int
+s_json_args(cdt_buf_t *out, const uint8_t *args, size_t args_len,
+            msgpack_zone *zone)
+{
+    size_t entry = out->len;
+    const uint8_t *p = args;
+    int rc = s_json_mp(out, &p, args + args_len, NULL, 0);
+    if (rc == 0 && p != args + args_len)
+        rc = -1; /* something after the array */
+    if (rc != 1)
+        return rc;
+    out->len = entry;
+    return s_json_unpacked(out, args, args_len, false, NULL, 0, zone);
+}
+
 /* The array [data] as JSON, data gaining the pairs of add when it is a
  * map (cdt_link_args_t); zone as for s_json_args. */
 static int
@@ -1178,28 +1198,7 @@ s_json_data(cdt_buf_t *out, const uint8_t *data, size_t data_len,
     if (rc != 1)
         return rc;
     out->len = entry;
-    msgpack_zone own;
-    if (!zone) {
-        if (!msgpack_zone_init(&own, 2048))
-            return -1;
-        zone = &own;
-    }
-    msgpack_object obj;
-    rc = -1;
-    if (cdt_msgpack_unpack_one(data, data_len, zone, &obj) == 0 &&
-        (obj.type != MSGPACK_OBJECT_MAP ||
-         s_obj_add(&obj, add, n_add, zone) == 0)) {
-        msgpack_object arr;
-        arr.type = MSGPACK_OBJECT_ARRAY;
-        arr.via.array.size = 1;
-        arr.via.array.ptr = &obj;
-        rc = cdt_json_from_msgpack(&arr, out);
-    }
-    if (zone == &own)
-        msgpack_zone_destroy(&own);
-    else
-        msgpack_zone_clear(zone);
-    return rc;
+    return s_json_unpacked(out, data, data_len, true, add, n_add, zone);
 }
 
 /* The SignalR frame of an event with the arguments a stands for, appended
@@ -1260,13 +1259,14 @@ cdt_link_build_json_frame_n(cdt_buf_t *out, const char *target,
 
 /* ---- EVENT, directly --------------------------------------------------- */
 
-void
-cdt_link_encode_event_n(cdt_buf_t *out, const char *hub, size_t hub_len,
-                        const char *const *groups, const size_t *group_lens,
-                        size_t n_groups, uint64_t seq, const char *target,
-                        size_t target_len, const void *json, size_t json_len)
+/* An EVENT up to its json: [12, hub, [groups], seq, target, */
+static void
+s_event_head(cdt_buf_t *out, const char *hub, size_t hub_len,
+             const char *const *groups, const size_t *group_lens,
+             size_t n_groups, uint64_t seq, const char *target,
+             size_t target_len)
 {
-    s_put1(out, 0x96); /* [12, hub, [groups], seq, target, json] */
+    s_put1(out, 0x96);
     s_put1(out, CDT_LINK_EVENT);
     s_mp_str(out, hub, hub_len);
     s_mp_array(out, n_groups);
@@ -1274,6 +1274,16 @@ cdt_link_encode_event_n(cdt_buf_t *out, const char *hub, size_t hub_len,
         s_mp_str(out, groups[i], group_lens[i]);
     s_mp_uint(out, seq);
     s_mp_str(out, target, target_len);
+}
+
+void
+cdt_link_encode_event_n(cdt_buf_t *out, const char *hub, size_t hub_len,
+                        const char *const *groups, const size_t *group_lens,
+                        size_t n_groups, uint64_t seq, const char *target,
+                        size_t target_len, const void *json, size_t json_len)
+{
+    s_event_head(out, hub, hub_len, groups, group_lens, n_groups, seq, target,
+                 target_len);
     s_mp_bin(out, json, json ? json_len : 0);
     s_terminate(out);
 }
@@ -1286,28 +1296,18 @@ cdt_link_encode_event_json(cdt_buf_t *out, const char *hub, size_t hub_len,
                            msgpack_zone *zone)
 {
     size_t entry = out->len;
-    s_put1(out, 0x96); /* [12, hub, [groups], seq, target, json] */
-    s_put1(out, CDT_LINK_EVENT);
-    s_mp_str(out, hub, hub_len);
-    s_mp_array(out, n_groups);
-    for (size_t i = 0; i < n_groups; i++)
-        s_mp_str(out, groups[i], group_lens[i]);
-    s_mp_uint(out, seq);
-    s_mp_str(out, target, target_len);
+    s_event_head(out, hub, hub_len, groups, group_lens, n_groups, seq, target,
+                 target_len);
     size_t bin = out->len;
     (void)s_room(out, 5);
     out->len += 5;
-    if (s_json_frame(out, target, target_len, a, zone) != 0) {
+    if (s_json_frame(out, target, target_len, a, zone) != 0 ||
+        out->len - bin - 5 > UINT32_MAX) {
         out->len = entry;
         s_terminate(out);
         return -1;
     }
     uint64_t n = out->len - bin - 5;
-    if (n > UINT32_MAX) {
-        out->len = entry;
-        s_terminate(out);
-        return -1;
-    }
     uint8_t *d = out->data + bin;
     d[0] = 0xc6; /* bin 32 */
     for (int i = 4; i > 0; i--, n >>= 8)
