@@ -1164,41 +1164,27 @@ s_json_unpacked(cdt_buf_t *out, const uint8_t *bytes, size_t len, bool wrap,
     return rc;
 }
 
-/* The arguments as JSON, as cdt_json_from_msgpack writes their unpacked
- * form; zone (NULL: one of its own) only for the rare start-over. */
+/* The value at bytes as JSON, as cdt_json_from_msgpack writes its
+ * unpacked form; with wrap, as the single element of an array and, when
+ * it is a map, with the pairs of add it lacks after its own. zone (NULL:
+ * one of its own) only for the rare start-over. */
 static int
-s_json_args(cdt_buf_t *out, const uint8_t *args, size_t args_len,
-            msgpack_zone *zone)
+s_json_value(cdt_buf_t *out, const uint8_t *bytes, size_t len, bool wrap,
+             const cdt_link_pair_t *add, size_t n_add, msgpack_zone *zone)
 {
     size_t entry = out->len;
-    const uint8_t *p = args;
-    int rc = s_json_mp(out, &p, args + args_len, NULL, 0);
-    if (rc == 0 && p != args + args_len)
-        rc = -1; /* something after the array */
-    if (rc != 1)
-        return rc;
-    out->len = entry;
-    return s_json_unpacked(out, args, args_len, false, NULL, 0, zone);
-}
-
-/* The array [data] as JSON, data gaining the pairs of add when it is a
- * map (cdt_link_args_t); zone as for s_json_args. */
-static int
-s_json_data(cdt_buf_t *out, const uint8_t *data, size_t data_len,
-            const cdt_link_pair_t *add, size_t n_add, msgpack_zone *zone)
-{
-    size_t entry = out->len;
-    const uint8_t *p = data;
-    s_put1(out, '[');
-    int rc = s_json_mp(out, &p, data + data_len, add, n_add);
-    if (rc == 0 && p != data + data_len)
+    const uint8_t *p = bytes;
+    if (wrap)
+        s_put1(out, '[');
+    int rc = s_json_mp(out, &p, bytes + len, add, n_add);
+    if (rc == 0 && p != bytes + len)
         rc = -1; /* something after the value */
-    if (rc == 0)
+    if (rc == 0 && wrap)
         s_put1(out, ']');
     if (rc != 1)
         return rc;
     out->len = entry;
-    return s_json_unpacked(out, data, data_len, true, add, n_add, zone);
+    return s_json_unpacked(out, bytes, len, wrap, add, n_add, zone);
 }
 
 /* The SignalR frame of an event with the arguments a stands for, appended
@@ -1217,8 +1203,9 @@ s_json_frame(cdt_buf_t *out, const char *target, size_t target_len,
     s_put(out, "{\"type\":1,\"target\":", 19);
     s_json_str(out, target ? target : "", target ? target_len : 0);
     s_put(out, ",\"arguments\":", 13);
-    int rc = args ? s_json_args(out, args, a->args.len, zone)
-                  : s_json_data(out, data, a->data.len, a->add, a->n_add, zone);
+    int rc = args ? s_json_value(out, args, a->args.len, false, NULL, 0, zone)
+                  : s_json_value(out, data, a->data.len, true, a->add, a->n_add,
+                                 zone);
     if (rc != 0) {
         out->len = entry;
         return -1;
@@ -1307,11 +1294,10 @@ cdt_link_encode_event_json(cdt_buf_t *out, const char *hub, size_t hub_len,
         s_terminate(out);
         return -1;
     }
-    uint64_t n = out->len - bin - 5;
-    uint8_t *d = out->data + bin;
-    d[0] = 0xc6; /* bin 32 */
-    for (int i = 4; i > 0; i--, n >>= 8)
-        d[i] = (uint8_t)n;
+    size_t end = out->len; /* the bin 32 header, in the room kept */
+    out->len = bin;
+    s_be_put(out, 0xc6, end - bin - 5, 4);
+    out->len = end;
     s_terminate(out);
     return 0;
 }
