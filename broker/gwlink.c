@@ -190,42 +190,34 @@ s_free_batch(void *data, void *hint)
     free(data);
 }
 
-/* Sends one frame to rid: len bytes at frame, or, with owned, the frame
- * itself (malloc'd; ZeroMQ frees it once sent or dropped, so a batch
- * leaves without a copy); msgs is how many link messages it holds (what
- * a failure loses). */
+/* Counts and (rate-limited) reports a frame that could not be sent:
+ * msgs link messages lost, e the reason. */
+static void
+s_send_failed(gwlink_t *self, int e, uint32_t msgs)
+{
+    self->counters.send_errors += msgs;
+    uint64_t skipped = 0;
+    if (cdt_ratelog_allow(&self->send_log, cdt_clock_mono_ms(), &skipped))
+        cdt_log_warn("cannot send to a gateway: %s (%" PRIu64
+                     " more since the last report)",
+                     e == EHOSTUNREACH ? "gone"
+                     : e == EAGAIN     ? "queue full"
+                                       : zmq_strerror(e),
+                     skipped);
+}
+
+/* Sends the frame m to rid; m is sent or closed here. msgs is how many
+ * link messages it holds (what a failure loses). */
 static int
-s_send_rid(gwlink_t *self, const uint8_t *rid, size_t rid_len, void *frame,
-           size_t len, bool owned, uint32_t msgs)
+s_send_rid(gwlink_t *self, const uint8_t *rid, size_t rid_len, zmq_msg_t *m,
+           uint32_t msgs)
 {
     void *s = zsock_resolve(self->sock);
-    zmq_msg_t m;
-    int rc = zmq_send(s, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT);
-    if (owned) {
-        if (zmq_msg_init_data(&m, frame, len, s_free_batch, NULL) != 0) {
-            free(frame);
-            rc = -1;
-        } else if (rc != -1) {
-            rc = zmq_msg_send(&m, s, ZMQ_DONTWAIT);
-            if (rc == -1)
-                zmq_msg_close(&m);
-        } else {
-            zmq_msg_close(&m);
-        }
-    } else if (rc != -1) {
-        rc = zmq_send(s, frame, len, ZMQ_DONTWAIT);
-    }
-    if (rc == -1) {
+    if (zmq_send(s, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1 ||
+        zmq_msg_send(m, s, ZMQ_DONTWAIT) == -1) {
         int e = zmq_errno();
-        self->counters.send_errors += msgs;
-        uint64_t skipped = 0;
-        if (cdt_ratelog_allow(&self->send_log, cdt_clock_mono_ms(), &skipped))
-            cdt_log_warn("cannot send to a gateway: %s (%" PRIu64
-                         " more since the last report)",
-                         e == EHOSTUNREACH ? "gone"
-                         : e == EAGAIN     ? "queue full"
-                                           : zmq_strerror(e),
-                         skipped);
+        zmq_msg_close(m);
+        s_send_failed(self, e, msgs);
         return -1;
     }
     self->counters.frames++;
@@ -243,7 +235,13 @@ s_flush_gw(gwlink_t *self, gw_t *g)
     size_t len;
     uint8_t *data = cdt_buf_detach(&g->batch, &len);
     data = cdt_xrealloc(data, len);
-    (void)s_send_rid(self, g->rid, g->rid_len, data, len, true, g->batch_msgs);
+    zmq_msg_t m;
+    if (zmq_msg_init_data(&m, data, len, s_free_batch, NULL) == 0) {
+        (void)s_send_rid(self, g->rid, g->rid_len, &m, g->batch_msgs);
+    } else {
+        free(data);
+        s_send_failed(self, ENOMEM, g->batch_msgs);
+    }
     g->batch_msgs = 0;
 }
 
@@ -310,11 +308,17 @@ static void
 s_reply(gwlink_t *self, const uint8_t *rid, size_t rid_len)
 {
     gw_t *g = s_find(self, rid, rid_len);
-    if (g)
+    if (g) {
         s_queue(self, g, self->out.data, self->out.len);
-    else
-        (void)s_send_rid(self, rid, rid_len, self->out.data, self->out.len,
-                         false, 1);
+    } else {
+        zmq_msg_t m;
+        if (zmq_msg_init_size(&m, self->out.len) == 0) {
+            memcpy(zmq_msg_data(&m), self->out.data, self->out.len);
+            (void)s_send_rid(self, rid, rid_len, &m, 1);
+        } else {
+            s_send_failed(self, ENOMEM, 1);
+        }
+    }
     cdt_buf_reset(&self->out);
 }
 
