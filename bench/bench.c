@@ -135,6 +135,33 @@ bench_find_uint(const uint8_t *p, const uint8_t *end, const char *key,
     return false;
 }
 
+bool
+bench_find_mp_uint(const uint8_t *p, const uint8_t *end, const char *key,
+                   size_t keylen, uint64_t *v)
+{
+    uint8_t head = (uint8_t)(0xa0 | keylen);
+    while (keylen < 32 && p + 1 + keylen < end) {
+        const uint8_t *q = memchr(p, head, (size_t)(end - p - 1 - keylen));
+        if (!q)
+            return false;
+        if (memcmp(q + 1, key, keylen) == 0) {
+            q += 1 + keylen;
+            size_t w = *q <= 0x7f                 ? 0
+                       : *q >= 0xcc && *q <= 0xcf ? 1u << (*q - 0xcc)
+                                                  : 9;
+            if (w == 9 || (size_t)(end - q) < 1 + w)
+                return false;
+            uint64_t x = w ? 0 : *q;
+            for (size_t i = 1; i <= w; i++)
+                x = x << 8 | q[i];
+            *v = x;
+            return true;
+        }
+        p = q + 1;
+    }
+    return false;
+}
+
 int
 bench_write_file(const char *path, const char *text, size_t len)
 {

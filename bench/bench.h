@@ -58,6 +58,11 @@ uint64_t bench_rand(uint64_t *state);
 bool bench_find_uint(const uint8_t *p, const uint8_t *end, const char *key,
                      size_t keylen, uint64_t *v);
 
+/* The same in MessagePack: the unsigned integer (fixint, uint 8 to 64)
+ * that follows the str key (keylen < 32: a fixstr) in [p, end). */
+bool bench_find_mp_uint(const uint8_t *p, const uint8_t *end, const char *key,
+                        size_t keylen, uint64_t *v);
+
 /* Writes path atomically: the text goes to path.tmp, which is then renamed.
  * Returns 0 or -1 (logged). */
 int bench_write_file(const char *path, const char *text, size_t len);

@@ -144,8 +144,11 @@ s_on_event(fg_t *fg, int g, const cdt_link_msg_t *m)
     if (!fg->first_event_us)
         fg->first_event_us = now;
     fg->last_event_us = now;
-    const uint8_t *json = (const uint8_t *)m->json.ptr;
-    if (bench_find_uint(json, json + m->json.len, "\"bt\":", 5, &bt))
+    /* the send time, in the arguments' MessagePack (publish.c) */
+    const uint8_t *mp =
+        (const uint8_t *)(m->data.len ? m->data.ptr : m->args.ptr);
+    size_t len = m->data.len ? m->data.len : m->args.len;
+    if (bench_find_mp_uint(mp, mp + len, "bt", 2, &bt))
         hist_record(&fg->hist, now > (int64_t)bt ? (uint64_t)now - bt : 0);
 }
 

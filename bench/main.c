@@ -74,6 +74,17 @@ selftest_main(int argc, char **argv)
     SELFTEST(bench_find_uint(r, e, "\"bs\":", 5, &v) && v == 17);
     SELFTEST(!bench_find_uint(r, e, "\"zz\":", 5, &v));
     SELFTEST(!bench_find_uint(r, r + 10, "\"bt\":", 5, &v));
+    /* {"bs":17,"bt":123456789,"bu":300,"p":"x"} in MessagePack */
+    static const uint8_t mp[] = {0x84, 0xa2, 'b',  's',  0x11, 0xa2, 'b', 't',
+                                 0xce, 0x07, 0x5b, 0xcd, 0x15, 0xa2, 'b', 'u',
+                                 0xcd, 0x01, 0x2c, 0xa1, 'p',  0xa1, 'x'};
+    const uint8_t *me = mp + sizeof mp;
+    SELFTEST(bench_find_mp_uint(mp, me, "bt", 2, &v) && v == 123456789);
+    SELFTEST(bench_find_mp_uint(mp, me, "bs", 2, &v) && v == 17);
+    SELFTEST(bench_find_mp_uint(mp, me, "bu", 2, &v) && v == 300);
+    SELFTEST(!bench_find_mp_uint(mp, me, "p", 1, &v)); /* not an integer */
+    SELFTEST(!bench_find_mp_uint(mp, me, "zz", 2, &v));
+    SELFTEST(!bench_find_mp_uint(mp, mp + 10, "bt", 2, &v)); /* cut */
     printf("selftest: ok\n");
     return 0;
 }

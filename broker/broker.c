@@ -525,8 +525,9 @@ s_value_mp(broker_t *self, cdt_str_t mp, const msgpack_object *obj)
  * mp), borrowed from m and the broker's scratch until the next event:
  * `arguments` as they came, or `data` as the single argument, a map
  * gaining `timestamp` and `correlationId` unless it has them (DESIGN.md
- * §3: payloads carry both). The pairs are added as the JSON frame is
- * written (cdt_link_encode_event_json): nothing is packed again. The
+ * §3: payloads carry both). The pairs travel beside data in the EVENT
+ * and are added as a gateway writes the JSON frame: nothing is packed
+ * again. The
  * timestamp, when the event has no `ts`, is when the broker began
  * reading the batch the event came in (one clock read per batch). */
 static cdt_link_args_t

@@ -1,11 +1,12 @@
 /*
  * router - one event in, one EVENT per interested gateway out.
  *
- * The encodings (arguments, JSON frame, link message) reuse buffers owned
- * by the router, so a steady stream of events allocates nothing once the
- * buffers have grown to the largest event seen. The checks come first and
- * the encoding only once some gateway has a member: an event nobody
- * listens to is not encoded at all.
+ * The encodings (arguments, link message) reuse buffers owned by the
+ * router, so a steady stream of events allocates nothing once the buffers
+ * have grown to the largest event seen. The checks come first and the
+ * encoding only once some gateway has a member: an event nobody listens
+ * to is not encoded at all. The arguments' bytes go into the EVENT as
+ * they came; each gateway writes the JSON frame (cdt_link.h, EVENT).
  *
  * SPDX-License-Identifier: MIT
  */
@@ -15,6 +16,7 @@
 #include "common/cdt_buf.h"
 #include "common/cdt_log.h"
 #include "common/cdt_mem.h"
+#include "common/cdt_msgpack.h"
 #include "proto/cdt_link.h"
 
 #include <assert.h>
@@ -33,8 +35,7 @@ struct router {
     void *send_arg;
     uint64_t seq;
     cdt_buf_t args;        /* the event's arguments, when packed here */
-    cdt_buf_t frame;       /* the EVENT message, its JSON frame in place */
-    msgpack_zone zone;     /* for the JSON frame's rare unpacking */
+    cdt_buf_t frame;       /* the EVENT message */
     uint64_t *hub_events;  /* per catalog hub */
     size_t *hub_name_lens; /* per catalog hub: strlen of its name */
     router_counters_t counters;
@@ -60,7 +61,6 @@ router_new(const cdt_catalog_t *catalog, groups_t *groups, router_send_fn *send,
     self->send_arg = send_arg;
     cdt_buf_init(&self->args);
     cdt_buf_init(&self->frame);
-    msgpack_zone_init(&self->zone, 2048);
     self->hub_events =
         cdt_xcalloc(catalog->n_hubs ? catalog->n_hubs : 1, sizeof(uint64_t));
     self->hub_name_lens =
@@ -79,15 +79,13 @@ router_destroy(router_t **self_p)
         return;
     cdt_buf_release(&self->args);
     cdt_buf_release(&self->frame);
-    msgpack_zone_destroy(&self->zone);
     free(self->hub_events);
     free(self->hub_name_lens);
     free(self);
     *self_p = NULL;
 }
 
-/* A MessagePack array starts with fixarray, array 16 or array 32. The
- * full structure is checked when the JSON frame is built. */
+/* A MessagePack array starts with fixarray, array 16 or array 32. */
 static bool
 s_is_array(const void *args, size_t len)
 {
@@ -95,6 +93,17 @@ s_is_array(const void *args, size_t len)
         return false;
     uint8_t b = *(const uint8_t *)args;
     return (b & 0xf0) == 0x90 || b == 0xdc || b == 0xdd;
+}
+
+/* One complete MessagePack array, nothing after it, no deeper than a
+ * gateway writes as JSON: bytes from a caller the ingress decoder has
+ * not checked. */
+static bool
+s_is_array_value(const void *args, size_t len)
+{
+    const uint8_t *p = args;
+    return s_is_array(args, len) && cdt_msgpack_skip(&p, p + len, 0) &&
+           p == (const uint8_t *)args + len;
 }
 
 static int s_refuse(router_t *self, char *err, size_t errlen, const char *fmt,
@@ -191,21 +200,17 @@ s_find_gateways(router_t *self, const cdt_hub_t *hub, const router_event_t *ev,
     return false;
 }
 
-/* Encodes the EVENT once, its JSON frame written in place from the
- * arguments' bytes, and queues it for every gateway in gws; -1 if the
- * arguments cannot be written as JSON (nothing is sent then). */
-static int
+/* Encodes the EVENT once, the arguments' bytes copied as they are, and
+ * queues it for every gateway in gws. */
+static void
 s_send(router_t *self, const cdt_hub_t *hub, const router_event_t *ev,
        const cdt_link_args_t *a, const uint32_t *gws, size_t n_gws)
 {
-    uint64_t seq = self->seq + 1;
+    uint64_t seq = ++self->seq;
     cdt_buf_reset(&self->frame);
-    if (cdt_link_encode_event_json(
-            &self->frame, hub->name, self->hub_name_lens[hub->index],
-            ev->groups, ev->group_lens, ev->n_groups, seq, ev->target,
-            ev->target_len, a, &self->zone) != 0)
-        return -1;
-    self->seq = seq;
+    cdt_link_encode_event_n(
+        &self->frame, hub->name, self->hub_name_lens[hub->index], ev->groups,
+        ev->group_lens, ev->n_groups, seq, ev->target, ev->target_len, a);
     self->counters.routed++;
     self->hub_events[hub->index]++;
     for (size_t i = 0; i < n_gws; i++) {
@@ -217,25 +222,19 @@ s_send(router_t *self, const cdt_hub_t *hub, const router_event_t *ev,
     cdt_log_debug("event '%.*s' on '%s' seq %llu to %zu gateway(s)",
                   (int)ev->target_len, ev->target, hub->name,
                   (unsigned long long)seq, n_gws);
-    return 0;
 }
 
-/* The shared tail of both entry points: the EVENT, with the JSON frame
- * of the arguments a stands for, goes to the gateways that hold a
- * member; nothing is encoded when none does. */
-static int
+/* The shared tail of both entry points: the EVENT with the arguments a
+ * stands for goes to the gateways that hold a member; nothing is encoded
+ * when none does. */
+static void
 s_route(router_t *self, const cdt_hub_t *hub, const router_event_t *ev,
-        const cdt_link_args_t *a, char *err, size_t errlen)
+        const cdt_link_args_t *a)
 {
     const uint32_t *gws;
     size_t n_gws;
-    if (!s_find_gateways(self, hub, ev, &gws, &n_gws))
-        return 0;
-    if (s_send(self, hub, ev, a, gws, n_gws) != 0)
-        return s_refuse(
-            self, err, errlen, "arguments of '%.*s' cannot be written as JSON",
-            (int)(ev->target_len > 256 ? 256 : ev->target_len), ev->target);
-    return 0;
+    if (s_find_gateways(self, hub, ev, &gws, &n_gws))
+        s_send(self, hub, ev, a, gws, n_gws);
 }
 
 void
@@ -265,9 +264,11 @@ router_route_event(router_t *self, const router_event_t *ev, char *err,
         a.args.ptr = (const char *)self->args.data;
         a.args.len = self->args.len;
     }
-    if (a.args.ptr && !s_is_array(a.args.ptr, a.args.len))
+    if (a.args.ptr ? !s_is_array(a.args.ptr, a.args.len)
+                   : a.data.len == 0 || a.n_add > CDT_LINK_MAX_ADD)
         return s_refuse(self, err, errlen, "arguments must be an array");
-    return s_route(self, hub, ev, &a, err, errlen);
+    s_route(self, hub, ev, &a);
+    return 0;
 }
 
 int
@@ -293,12 +294,13 @@ router_route(router_t *self, const char *hub_name, const char *const *groups,
     int rc = -1;
     if (s_check(self, &ev, &hub, err, errlen) != 0)
         goto done;
-    if (!s_is_array(args, args_len)) {
+    if (!s_is_array_value(args, args_len)) {
         s_refuse(self, err, errlen, "arguments must be an array");
         goto done;
     }
     cdt_link_args_t a = {.args = {args, args_len}};
-    rc = s_route(self, hub, &ev, &a, err, errlen);
+    s_route(self, hub, &ev, &a);
+    rc = 0;
 done:
     if (lens != small)
         free(lens);

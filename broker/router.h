@@ -4,9 +4,10 @@
  *
  * The event is checked against the catalog (the hub exists, by name or
  * path; the target is one of the hub's events; there is at least one
- * group; the arguments are a MessagePack array), the SignalR JSON frame is
- * built once, the EVENT message is encoded once with the next sequence
- * number, and the same bytes go to every gateway that holds a member of
+ * group; the arguments are a MessagePack array), the EVENT message is
+ * encoded once with the next sequence number and the arguments' bytes as
+ * they are (each gateway writes the SignalR frame from them, once), and
+ * the same bytes go to every gateway that holds a member of
  * any of the groups (a connection in several groups is de-duplicated by
  * its gateway). Gateways without members get nothing; an event nobody
  * listens to costs a few hash lookups and no encoding.
@@ -74,14 +75,17 @@ typedef struct router_event {
     const msgpack_object *args; /* must be an array */
     /* The arguments' MessagePack bytes, when the caller has them (as they
      * came, say): an array, or one value with pairs to add (see
-     * cdt_link_args_t). Both ptrs NULL: the router packs args itself. */
+     * cdt_link_args_t; at most CDT_LINK_MAX_ADD). Both ptrs NULL: the
+     * router packs args itself. The bytes go to the gateways as they are:
+     * each must be one complete value no deeper than msgpack-c unpacks,
+     * as the ingress decoder's are (it has checked them); only the first
+     * byte is checked here. */
     cdt_link_args_t mp;
 } router_event_t;
 
-/* router_route for a router_event_t: nothing is copied, and the EVENT's
- * JSON frame is written in place straight from the arguments' bytes
- * (cdt_link_encode_event_json), or from args packed first. Returns 0, or
- * -1 with the reason in err as router_route. */
+/* router_route for a router_event_t: the EVENT carries the arguments'
+ * bytes as given (or args packed first), copied once into it. Returns 0,
+ * or -1 with the reason in err as router_route. */
 int router_route_event(router_t *self, const router_event_t *ev, char *err,
                        size_t errlen);
 

@@ -15,9 +15,11 @@
  * keep-alive pings and timeouts, touching a connection only when one of
  * its two deadlines is due.
  *
- * Fan-out: an EVENT's JSON frame is copied once into a refcounted frame
- * and each member's queue takes a reference; a connection in several of
- * the event's groups receives it once (a per-event stamp).
+ * Fan-out: an EVENT's JSON frame is written once, from the arguments'
+ * MessagePack it carries (cdt_link_build_json_frame_args), when its first
+ * local member is found, into a refcounted frame, and each member's queue
+ * takes a reference; a connection in several of the event's groups
+ * receives it once (a per-event stamp).
  *
  * SPDX-License-Identifier: MIT
  */
@@ -164,6 +166,30 @@ s_expire_requests(gateway_t *gw, int64_t now)
 
 /* ---- the broker link ----------------------------------------------------- */
 
+/* The SignalR frame of an EVENT, written once for all its members;
+ * NULL (counted, logged at most once a second) when its arguments are
+ * not what the broker checked them to be. */
+static frame_t *
+s_event_frame(gateway_t *gw, const cdt_link_msg_t *msg)
+{
+    cdt_link_pair_t pairs[CDT_LINK_MAX_ADD];
+    cdt_link_args_t a;
+    cdt_link_event_args(msg, pairs, &a);
+    cdt_buf_reset(&gw->tmp);
+    if (cdt_link_build_json_frame_args(&gw->tmp, msg->target.ptr,
+                                       msg->target.len, &a, NULL) == 0)
+        return frame_new(gw->tmp.data, gw->tmp.len);
+    gw->m.events_unwritable++;
+    uint64_t quiet = 0;
+    if (cdt_ratelog_allow(&gw->unwritable_log, cdt_clock_mono_ms(), &quiet))
+        cdt_log_warn("dropping event '%.*s' seq %llu: its arguments are not "
+                     "one MessagePack value (%llu more since the last report)",
+                     (int)(msg->target.len > 256 ? 256 : msg->target.len),
+                     msg->target.ptr, (unsigned long long)msg->seq,
+                     (unsigned long long)quiet);
+    return NULL;
+}
+
 static void
 s_on_event(gateway_t *gw, const cdt_link_msg_t *msg)
 {
@@ -171,7 +197,7 @@ s_on_event(gateway_t *gw, const cdt_link_msg_t *msg)
     gw->last_event_seq = msg->seq;
     const cdt_hub_t *hub =
         cdt_catalog_hub(gw->catalog, msg->hub.ptr, msg->hub.len);
-    if (!hub || msg->json.len == 0) {
+    if (!hub) {
         gw->m.events_unrouted++;
         return;
     }
@@ -189,8 +215,8 @@ s_on_event(gateway_t *gw, const cdt_link_msg_t *msg)
             if (c->stamp == stamp)
                 continue;
             c->stamp = stamp;
-            if (!frame)
-                frame = frame_new(msg->json.ptr, msg->json.len);
+            if (!frame && !(frame = s_event_frame(gw, msg)))
+                return;
             if (conn_deliver(gw, c, frame))
                 gw->m.deliveries++;
         }

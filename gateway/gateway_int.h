@@ -15,6 +15,7 @@
 #include "common/cdt_buf.h"
 #include "common/cdt_catalog.h"
 #include "common/cdt_config.h"
+#include "common/cdt_ratelog.h"
 #include "gateway/dirtyq.h"
 #include "gateway/gateway.h"
 #include "gateway/groupidx.h"
@@ -170,6 +171,7 @@ typedef struct gw_metrics {
     uint64_t deliveries;        /* event frames queued to members */
     uint64_t events;            /* EVENT messages from the broker */
     uint64_t events_unrouted;   /* EVENT with no local member */
+    uint64_t events_unwritable; /* EVENT whose arguments made no frame */
     uint64_t directs;
     uint64_t kicks;
     uint64_t invocations;
@@ -218,11 +220,12 @@ struct gateway {
 
     uint8_t *wbuf; /* LWS_PRE + coalesced frames */
     size_t wbuf_cap;
-    cdt_buf_t scratch; /* hubproto parse output */
-    cdt_buf_t linkbuf; /* link frames being encoded */
-    cdt_buf_t tmp;     /* records being encoded */
-    char *hdrbuf[5];   /* header/argument copies, max_header_bytes + 1 each:
-                          0-3 credential candidates, 4 argument scan */
+    cdt_buf_t scratch;            /* hubproto parse output */
+    cdt_buf_t linkbuf;            /* link frames being encoded */
+    cdt_buf_t tmp;                /* records being encoded */
+    cdt_ratelog_t unwritable_log; /* one WARN a second: events_unwritable */
+    char *hdrbuf[5]; /* header/argument copies, max_header_bytes + 1 each:
+                        0-3 credential candidates, 4 argument scan */
     size_t hdrbuf_size;
     char *static_dir; /* resolved gateway.static_dir, or NULL; owned */
 

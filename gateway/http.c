@@ -494,6 +494,10 @@ http_metrics(gateway_t *gw, cdt_buf_t *out)
                    gw->catalog->hubs[i].name, gw->events_by_hub[i]);
     s_metric(out, "conduit_gateway_events_unrouted_total", "counter",
              "EVENT messages with no local member.", m->events_unrouted);
+    s_metric(out, "conduit_gateway_events_unwritable_total", "counter",
+             "EVENT messages whose arguments could not be written as a "
+             "JSON frame (dropped).",
+             m->events_unwritable);
     s_metric(out, "conduit_gateway_directs_total", "counter",
              "DIRECT messages from the broker.", m->directs);
     s_metric(out, "conduit_gateway_kicks_total", "counter",

@@ -3,8 +3,9 @@
  *
  * The decoder is table-driven: each kind lists the types of its elements
  * after the kind, checked before any field is read, so a frame either
- * decodes completely or not at all. The bins (args, result, json) are not
- * unpacked here: their consumers do that once, where they use them.
+ * decodes completely or not at all. The bins (args, data, result, json)
+ * are not unpacked here: their consumers do that once, where they use
+ * them.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -13,6 +14,7 @@
 #include "common/cdt_json.h"
 #include "common/cdt_msgpack.h"
 
+#include <assert.h>
 #include <string.h>
 
 cdt_str_t
@@ -80,7 +82,7 @@ static const char s_layout[][8] = {
     [CDT_LINK_CONN_CLOSE] = {T_U64},
     [CDT_LINK_INVOKE] = {T_U32, T_U64, T_STR, T_BIN},
     [CDT_LINK_INVOKE_REP] = {T_U32, T_U64, T_BOOL, T_RES, T_STRV, T_STRV},
-    [CDT_LINK_EVENT] = {T_STR, T_STRV, T_U64, T_STR, T_BIN},
+    [CDT_LINK_EVENT] = {T_STR, T_STRV, T_U64, T_STR, T_BIN, T_BIN, T_STRV},
     [CDT_LINK_DIRECT] = {T_U64, T_STR, T_BIN, T_BIN},
     [CDT_LINK_KICK] = {T_I64, T_STR},
 };
@@ -224,11 +226,19 @@ s_decode_root(const msgpack_object *root, cdt_link_msg_t *msg)
         msg->leaves = s_strv(&e[6]);
         break;
     case CDT_LINK_EVENT:
+        /* args or data, never both; pairs, and only with data */
+        if ((e[5].via.bin.size == 0) == (e[6].via.bin.size == 0) ||
+            e[7].via.array.size % 2 != 0 ||
+            e[7].via.array.size > 2 * CDT_LINK_MAX_ADD ||
+            (e[5].via.bin.size && e[7].via.array.size))
+            return -1;
         msg->hub = s_str(&e[1]);
         msg->groups = s_strv(&e[2]);
         msg->seq = e[3].via.u64;
         msg->target = s_str(&e[4]);
-        msg->json = s_bin(&e[5]);
+        msg->args = s_bin(&e[5]);
+        msg->data = s_bin(&e[6]);
+        msg->add = s_strv(&e[7]);
         break;
     case CDT_LINK_DIRECT:
         msg->conn_id = e[1].via.u64;
@@ -462,17 +472,51 @@ cdt_link_encode_invoke_rep(cdt_buf_t *out, uint32_t req_id, uint64_t conn_id,
 }
 
 void
+cdt_link_event_args(const cdt_link_msg_t *msg,
+                    cdt_link_pair_t pairs[CDT_LINK_MAX_ADD], cdt_link_args_t *a)
+{
+    memset(a, 0, sizeof *a);
+    if (msg->args.len) {
+        a->args = msg->args;
+        return;
+    }
+    a->data = msg->data;
+    a->add = pairs;
+    for (size_t i = 0; i + 1 < msg->add.n && i / 2 < CDT_LINK_MAX_ADD; i += 2) {
+        pairs[i / 2].key = cdt_strv_at(msg->add, i);
+        pairs[i / 2].str = cdt_strv_at(msg->add, i + 1);
+        a->n_add++;
+    }
+}
+
+/* An event's arguments as the three fields of its EVENT. */
+static void
+s_pack_event_args(msgpack_packer *pk, const cdt_link_args_t *a)
+{
+    bool has_args = a->args.ptr && a->args.len;
+    assert(has_args || a->n_add <= CDT_LINK_MAX_ADD);
+    s_pack_bin(pk, a->args.ptr, has_args ? a->args.len : 0);
+    s_pack_bin(pk, a->data.ptr, has_args ? 0 : a->data.len);
+    size_t n = has_args ? 0 : a->n_add;
+    msgpack_pack_array(pk, 2 * n);
+    for (size_t i = 0; i < n; i++) {
+        s_pack_str(pk, a->add[i].key.ptr, a->add[i].key.len);
+        s_pack_str(pk, a->add[i].str.ptr, a->add[i].str.len);
+    }
+}
+
+void
 cdt_link_encode_event(cdt_buf_t *out, const char *hub,
                       const char *const *groups, size_t n_groups, uint64_t seq,
-                      const char *target, const void *json, size_t json_len)
+                      const char *target, const cdt_link_args_t *a)
 {
     msgpack_packer pk;
-    s_begin(&pk, out, CDT_LINK_EVENT, 6);
+    s_begin(&pk, out, CDT_LINK_EVENT, 8);
     s_pack_cstr(&pk, hub);
     s_pack_strv(&pk, groups, n_groups);
     msgpack_pack_uint64(&pk, seq);
     s_pack_cstr(&pk, target);
-    s_pack_bin(&pk, json, json ? json_len : 0);
+    s_pack_event_args(&pk, a);
 }
 
 void
@@ -1195,9 +1239,9 @@ s_json_frame(cdt_buf_t *out, const char *target, size_t target_len,
              const cdt_link_args_t *a, msgpack_zone *zone)
 {
     size_t entry = out->len;
-    const uint8_t *args = (const uint8_t *)a->args.ptr;
+    const uint8_t *args = a->args.len ? (const uint8_t *)a->args.ptr : NULL;
     const uint8_t *data = (const uint8_t *)a->data.ptr;
-    if (args ? a->args.len == 0 || !s_is_array_head(args[0])
+    if (args ? !s_is_array_head(args[0])
              : !data || a->data.len == 0 || a->n_add > 32)
         return -1;
     s_put(out, "{\"type\":1,\"target\":", 19);
@@ -1232,6 +1276,16 @@ cdt_link_build_json_frame(cdt_buf_t *out, const char *target, const void *args,
 }
 
 int
+cdt_link_build_json_frame_args(cdt_buf_t *out, const char *target,
+                               size_t target_len, const cdt_link_args_t *a,
+                               msgpack_zone *zone)
+{
+    int rc = s_json_frame(out, target, target_len, a, zone);
+    s_terminate(out);
+    return rc;
+}
+
+int
 cdt_link_build_json_frame_n(cdt_buf_t *out, const char *target,
                             size_t target_len, const void *args,
                             size_t args_len, msgpack_zone *zone)
@@ -1246,14 +1300,16 @@ cdt_link_build_json_frame_n(cdt_buf_t *out, const char *target,
 
 /* ---- EVENT, directly --------------------------------------------------- */
 
-/* An EVENT up to its json: [12, hub, [groups], seq, target, */
-static void
-s_event_head(cdt_buf_t *out, const char *hub, size_t hub_len,
-             const char *const *groups, const size_t *group_lens,
-             size_t n_groups, uint64_t seq, const char *target,
-             size_t target_len)
+void
+cdt_link_encode_event_n(cdt_buf_t *out, const char *hub, size_t hub_len,
+                        const char *const *groups, const size_t *group_lens,
+                        size_t n_groups, uint64_t seq, const char *target,
+                        size_t target_len, const cdt_link_args_t *a)
 {
-    s_put1(out, 0x96);
+    bool has_args = a->args.ptr && a->args.len;
+    size_t n = has_args ? 0 : a->n_add;
+    assert(n <= CDT_LINK_MAX_ADD);
+    s_put1(out, 0x98);
     s_put1(out, CDT_LINK_EVENT);
     s_mp_str(out, hub, hub_len);
     s_mp_array(out, n_groups);
@@ -1261,43 +1317,12 @@ s_event_head(cdt_buf_t *out, const char *hub, size_t hub_len,
         s_mp_str(out, groups[i], group_lens[i]);
     s_mp_uint(out, seq);
     s_mp_str(out, target, target_len);
-}
-
-void
-cdt_link_encode_event_n(cdt_buf_t *out, const char *hub, size_t hub_len,
-                        const char *const *groups, const size_t *group_lens,
-                        size_t n_groups, uint64_t seq, const char *target,
-                        size_t target_len, const void *json, size_t json_len)
-{
-    s_event_head(out, hub, hub_len, groups, group_lens, n_groups, seq, target,
-                 target_len);
-    s_mp_bin(out, json, json ? json_len : 0);
-    s_terminate(out);
-}
-
-int
-cdt_link_encode_event_json(cdt_buf_t *out, const char *hub, size_t hub_len,
-                           const char *const *groups, const size_t *group_lens,
-                           size_t n_groups, uint64_t seq, const char *target,
-                           size_t target_len, const cdt_link_args_t *a,
-                           msgpack_zone *zone)
-{
-    size_t entry = out->len;
-    s_event_head(out, hub, hub_len, groups, group_lens, n_groups, seq, target,
-                 target_len);
-    size_t bin = out->len;
-    (void)s_room(out, 5);
-    out->len += 5;
-    if (s_json_frame(out, target, target_len, a, zone) != 0 ||
-        out->len - bin - 5 > UINT32_MAX) {
-        out->len = entry;
-        s_terminate(out);
-        return -1;
+    s_mp_bin(out, a->args.ptr, has_args ? a->args.len : 0);
+    s_mp_bin(out, a->data.ptr, has_args ? 0 : a->data.len);
+    s_mp_array(out, 2 * n);
+    for (size_t i = 0; i < n; i++) {
+        s_mp_str(out, a->add[i].key.ptr, a->add[i].key.len);
+        s_mp_str(out, a->add[i].str.ptr, a->add[i].str.len);
     }
-    size_t end = out->len; /* the bin 32 header, in the room kept */
-    out->len = bin;
-    s_be_put(out, 0xc6, end - bin - 5, 4);
-    out->len = end;
     s_terminate(out);
-    return 0;
 }

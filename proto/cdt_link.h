@@ -39,7 +39,7 @@
  *   INVOKE     10   G→B  [10, req_id, conn_id, method, args]
  *   INVOKE_REP 11   B→G  [11, req_id, conn_id, ok, result|error, [joins],
  *                         [leaves]]
- *   EVENT      12   B→G  [12, hub, [groups], seq, target, json]
+ *   EVENT      12   B→G  [12, hub, [groups], seq, target, args, data, add]
  *   DIRECT     13   B→G  [13, conn_id, target, args, json]
  *   KICK       14   B→G  [14, key_id, reason]
  *
@@ -51,12 +51,21 @@
  * token_secret is bin: CDT_LINK_SECRET_LEN random bytes the broker draws
  * once per incarnation and gives every gateway, so that a negotiate token
  * one gateway signs verifies on any other (gateway/tokens.h);
- * json is bin holding one complete SignalR JSON text frame
- * `{"type":1,"target":…,"arguments":[…]}` followed by the 0x1E separator,
- * encoded once by the broker and written unchanged to every member. An
- * EVENT carries that frame and not the arguments' MessagePack: gateways
- * speak the JSON hub protocol and write only the frame, and the arguments
- * would be most of an EVENT's bytes again.
+ * json (DIRECT) is bin holding one complete SignalR JSON text frame
+ * `{"type":1,"target":…,"arguments":[…]}` followed by the 0x1E separator.
+ *
+ * An EVENT carries its arguments as the publisher's MessagePack, not as a
+ * frame: args is bin holding the arguments array, or empty when data is
+ * not; data is bin holding one value, the single argument, or empty; add
+ * is a flat list of str [key, value, key, value, …] (at most
+ * CDT_LINK_MAX_ADD pairs, empty with args): the pairs a data map gains
+ * when it lacks their keys (timestamp, correlationId). Each gateway
+ * writes the frame once per event (cdt_link_build_json_frame_args) and
+ * the same bytes to every member it holds. Why there and not in the
+ * broker: the broker is the one process that cannot be scaled out, the
+ * frame's JSON was a third of its work per event, and the MessagePack is
+ * smaller on the link than the JSON; a gateway writes it once for all its
+ * members, and a second hub protocol needs the arguments, not a JSON text.
  *
  * Conversation. A gateway sends HELLO on start and whenever it sees a new
  * broker incarnation or no PONG for timeout_ms; the broker answers WELCOME.
@@ -102,6 +111,9 @@
 
 /* A B->G batch is sent once it holds this many bytes (see above). */
 #define CDT_LINK_BATCH_BYTES 16384
+
+/* The most pairs an EVENT's add list holds (see above). */
+#define CDT_LINK_MAX_ADD 8
 
 enum cdt_link_kind {
     CDT_LINK_HELLO = 1,
@@ -161,9 +173,11 @@ typedef struct cdt_link_msg {
     cdt_str_t reason;    /* AUTH_REP, CONN_READY, KICK; INVOKE_REP error */
     cdt_str_t method;    /* INVOKE */
     cdt_str_t target;    /* EVENT, DIRECT */
-    cdt_str_t args;      /* INVOKE, DIRECT: MessagePack array */
+    cdt_str_t args;      /* INVOKE, DIRECT, EVENT: MessagePack array */
+    cdt_str_t data;      /* EVENT: MessagePack value (args empty) */
+    cdt_strv_t add;      /* EVENT: key, value, key, value, ... */
     cdt_str_t result;    /* INVOKE_REP when ok: MessagePack value */
-    cdt_str_t json;      /* EVENT, DIRECT: SignalR JSON frame incl. 0x1E */
+    cdt_str_t json;      /* DIRECT: SignalR JSON frame incl. 0x1E */
     cdt_strv_t groups;   /* CONN_OPEN, CONN_READY, EVENT */
     cdt_strv_t joins;    /* INVOKE_REP */
     cdt_strv_t leaves;   /* INVOKE_REP */
@@ -192,6 +206,29 @@ int cdt_link_decode_next(const uint8_t *buf, size_t len, msgpack_zone *zone,
 
 /* The name of a kind ("HELLO"), or "?" - for logs. */
 const char *cdt_link_kind_name(int kind);
+
+/* A pair an event's `data` map gains: key and a string value. */
+typedef struct cdt_link_pair {
+    cdt_str_t key;
+    cdt_str_t str;
+} cdt_link_pair_t;
+
+/* The arguments of an event, as MessagePack bytes: the array args, or,
+ * when args.ptr is NULL (or args.len 0), the one value data, which becomes the
+ * single argument and, if it is a map, gains add[i] for every key add[i].key it
+ * does not have (a str key of the same bytes), after its own pairs. */
+typedef struct cdt_link_args {
+    cdt_str_t args;
+    cdt_str_t data;
+    const cdt_link_pair_t *add;
+    size_t n_add;
+} cdt_link_args_t;
+
+/* The arguments of a decoded EVENT as a, its add pairs in pairs (which a
+ * borrows, as it borrows msg's strings). */
+void cdt_link_event_args(const cdt_link_msg_t *msg,
+                         cdt_link_pair_t pairs[CDT_LINK_MAX_ADD],
+                         cdt_link_args_t *a);
 
 /* ---- encoders: each appends one complete message to out ---------------- */
 
@@ -225,10 +262,11 @@ void cdt_link_encode_invoke_rep(cdt_buf_t *out, uint32_t req_id,
                                 size_t result_len, const char *error,
                                 const char *const *joins, size_t n_joins,
                                 const char *const *leaves, size_t n_leaves);
+/* a: args, or data with at most CDT_LINK_MAX_ADD pairs to add. */
 void cdt_link_encode_event(cdt_buf_t *out, const char *hub,
                            const char *const *groups, size_t n_groups,
-                           uint64_t seq, const char *target, const void *json,
-                           size_t json_len);
+                           uint64_t seq, const char *target,
+                           const cdt_link_args_t *a);
 void cdt_link_encode_direct(cdt_buf_t *out, uint64_t conn_id,
                             const char *target, const void *args,
                             size_t args_len, const void *json, size_t json_len);
@@ -236,13 +274,13 @@ void cdt_link_encode_kick(cdt_buf_t *out, int64_t key_id, const char *reason);
 
 /* cdt_link_encode_event with the lengths given (the strings need no
  * NUL): the same bytes, written without msgpack_packer's per-token calls.
- * For the router, once per routed event. */
+ * For the router, once per routed event: a's bytes are copied as they
+ * are, nothing is unpacked or written again. */
 void cdt_link_encode_event_n(cdt_buf_t *out, const char *hub, size_t hub_len,
                              const char *const *groups,
                              const size_t *group_lens, size_t n_groups,
                              uint64_t seq, const char *target,
-                             size_t target_len, const void *json,
-                             size_t json_len);
+                             size_t target_len, const cdt_link_args_t *a);
 
 /* Appends the MessagePack encoding of args, which must be an array, as
  * msgpack_pack_object would write it. Returns 0, or -1 (out unchanged) if
@@ -270,38 +308,17 @@ int cdt_link_build_json_frame_n(cdt_buf_t *out, const char *target,
                                 size_t target_len, const void *args,
                                 size_t args_len, msgpack_zone *zone);
 
-/* A pair an event's `data` map gains: key and a string value. */
-typedef struct cdt_link_pair {
-    cdt_str_t key;
-    cdt_str_t str;
-} cdt_link_pair_t;
-
-/* The arguments of an event, as MessagePack bytes: the array args, or,
- * when args.ptr is NULL, the one value data, which becomes the single
- * argument and, if it is a map, gains add[i] for every key add[i].key it
- * does not have (a str key of the same bytes), after its own pairs. */
-typedef struct cdt_link_args {
-    cdt_str_t args;
-    cdt_str_t data;
-    const cdt_link_pair_t *add;
-    size_t n_add;
-} cdt_link_args_t;
-
-/* The router's per-event encoder: an EVENT, [12, hub, [groups], seq,
- * target, json], appended to out with its JSON frame written in place,
- * straight from a's bytes, in one walk (no packing of data's added
- * pairs, no JSON buffer copied into the message). The frame is what
- * cdt_link_build_json_frame_n writes for the arguments array a stands
- * for; the json bin is always bin 32, since its length is known only
- * after it is written. zone as for cdt_link_build_json_frame_n. Returns
- * 0, or -1 (out unchanged) for arguments that are not one complete
- * MessagePack value (an array for args) or nest deeper than 32. */
-int cdt_link_encode_event_json(cdt_buf_t *out, const char *hub, size_t hub_len,
-                               const char *const *groups,
-                               const size_t *group_lens, size_t n_groups,
-                               uint64_t seq, const char *target,
-                               size_t target_len, const cdt_link_args_t *a,
-                               msgpack_zone *zone);
+/* The SignalR JSON Invocation frame of an event whose arguments a stands
+ * for, appended to out: what cdt_link_build_json_frame_n writes for the
+ * arguments array, data wrapped as its single element with the pairs of
+ * add it lacks after its own - written from the bytes in one walk, data's
+ * pairs added as it goes. A gateway's per-event encoder. zone as for
+ * cdt_link_build_json_frame_n. Returns 0, or -1 (out unchanged) for
+ * arguments that are not one complete MessagePack value (an array for
+ * args), nest deeper than 32, or more than 32 pairs. */
+int cdt_link_build_json_frame_args(cdt_buf_t *out, const char *target,
+                                   size_t target_len, const cdt_link_args_t *a,
+                                   msgpack_zone *zone);
 
 /* cdt_link_build_json_frame_n with a NUL-terminated target. */
 int cdt_link_build_json_frame_zone(cdt_buf_t *out, const char *target,

@@ -19,10 +19,13 @@
  * give exactly {"type":1,"target":T,"arguments":A}0x1E with A what
  * cdt_json_from_msgpack writes for the array msgpack_unpack gives (and
  * refuse, out unchanged, whatever does not unpack to an array), leaving
- * the zone empty; cdt_link_encode_event_json must put that frame in its
- * EVENT, and build one from the bytes as data (with pairs to add) exactly
- * when they unpack to one value; and for any array the input unpacks to,
- * cdt_link_pack_args must write what msgpack_pack_object writes.
+ * the zone empty; cdt_link_build_json_frame_args must write that frame
+ * for the bytes as args, and one for them as data (with pairs to add)
+ * exactly when they unpack to one value, and a gateway's frame - from an
+ * EVENT carrying them, encoded and decoded - must be the same bytes; the
+ * arguments of every EVENT of the walk go through the same; and for any
+ * array the input unpacks to, cdt_link_pack_args must write what
+ * msgpack_pack_object writes.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -157,10 +160,14 @@ s_reencode(const cdt_link_msg_t *m, cdt_buf_t *out, bool *ok)
                                    (const char *const *)joins.v, joins.n,
                                    (const char *const *)leaves.v, leaves.n);
         break;
-    case CDT_LINK_EVENT:
+    case CDT_LINK_EVENT: {
+        cdt_link_pair_t pairs[CDT_LINK_MAX_ADD];
+        cdt_link_args_t a;
+        cdt_link_event_args(m, pairs, &a);
         cdt_link_encode_event(out, hub, (const char *const *)groups.v, groups.n,
-                              m->seq, target, m->json.ptr, m->json.len);
+                              m->seq, target, &a);
         break;
+    }
     case CDT_LINK_DIRECT:
         cdt_link_encode_direct(out, m->conn_id, target, m->args.ptr,
                                m->args.len, m->json.ptr, m->json.len);
@@ -193,6 +200,7 @@ s_same(const cdt_link_msg_t *a, const cdt_link_msg_t *b)
            s_str_eq(a->reason, b->reason) && s_str_eq(a->method, b->method) &&
            s_str_eq(a->target, b->target) && s_str_eq(a->args, b->args) &&
            s_str_eq(a->result, b->result) && s_str_eq(a->json, b->json) &&
+           s_str_eq(a->data, b->data) && s_strv_eq(a->add, b->add) &&
            s_strv_eq(a->groups, b->groups) && s_strv_eq(a->joins, b->joins) &&
            s_strv_eq(a->leaves, b->leaves);
 }
@@ -264,14 +272,58 @@ s_buf_is(const cdt_buf_t *b, size_t skip, const cdt_buf_t *want)
             memcmp(b->data + skip, want->data, want->len) == 0);
 }
 
-/* cdt_link_encode_event_json on bytes (an exact-size copy): as args, the
- * EVENT's frame must be want (wrc: the reference's answer); as data, with
- * two pairs to add, it must be built exactly when the bytes unpack to
- * one value. Either way the EVENT decodes, its frame ends with the
- * separator, a refusal leaves out as it was and the zone is left
- * empty. */
+/* cdt_link_build_json_frame_args on a: its answer, and the frame's
+ * bytes in got (after 3 bytes of "pre"), checked as every writer's are;
+ * then the same bytes again from an EVENT carrying a, encoded and
+ * decoded as a gateway does. */
+static int
+s_frame_args(cdt_buf_t *got, const cdt_link_args_t *a, const char *target,
+             size_t target_len, msgpack_zone *zone)
+{
+    cdt_buf_append_str(got, "pre");
+    int rc = cdt_link_build_json_frame_args(got, target, target_len, a, zone);
+    if (!msgpack_zone_is_empty(zone))
+        s_die("cdt_link_build_json_frame_args left the zone in use");
+    if (rc != 0 && got->len != 3)
+        s_die("a refused frame left output");
+    if (got->data[got->len] != '\0')
+        s_die("cdt_link_build_json_frame_args left out unterminated");
+    if (rc == 0 && memcmp(got->data + got->len - 2, "}\x1e", 2) != 0)
+        s_die("the frame lacks its end");
+    if (a->args.len == 0 && a->data.len == 0)
+        return rc; /* no EVENT carries nothing */
+    static const char *const groups[] = {"g"};
+    static const size_t lens[] = {1};
+    cdt_buf_t ev = CDT_BUF_INIT, again = CDT_BUF_INIT;
+    cdt_link_encode_event_n(&ev, "H", 1, groups, lens, 1, 7, target, target_len,
+                            a);
+    msgpack_zone dz;
+    if (!msgpack_zone_init(&dz, 1024))
+        abort();
+    cdt_link_msg_t m;
+    if (cdt_link_decode(ev.data, ev.len, &dz, &m) != 0 ||
+        m.kind != CDT_LINK_EVENT || m.seq != 7)
+        s_die("the EVENT does not decode");
+    cdt_link_pair_t pairs[CDT_LINK_MAX_ADD];
+    cdt_link_args_t b;
+    cdt_link_event_args(&m, pairs, &b);
+    if (cdt_link_build_json_frame_args(&again, m.target.ptr, m.target.len, &b,
+                                       zone) != rc ||
+        (rc == 0 && (again.len != got->len - 3 ||
+                     memcmp(again.data, got->data + 3, again.len) != 0)))
+        s_die("a gateway's frame differs from the arguments' own");
+    msgpack_zone_destroy(&dz);
+    cdt_buf_release(&ev);
+    cdt_buf_release(&again);
+    return rc;
+}
+
+/* cdt_link_build_json_frame_args on bytes (an exact-size copy): as args,
+ * the frame must be want (wrc: the reference's answer); as data, with two
+ * pairs to add, it must be built exactly when the bytes unpack to one
+ * value. */
 static void
-s_ck_event_json(const uint8_t *bytes, size_t len, const char *target,
+s_ck_frame_args(const uint8_t *bytes, size_t len, const char *target,
                 size_t target_len, const cdt_buf_t *want, int wrc,
                 msgpack_zone *zone)
 {
@@ -279,8 +331,6 @@ s_ck_event_json(const uint8_t *bytes, size_t len, const char *target,
         {{"timestamp", 9}, {"2026-12-07T10:00:00.000Z", 24}},
         {{"correlationId", 13}, {"c\"1", 3}},
     };
-    static const char *const groups[] = {"g"};
-    static const size_t lens[] = {1};
     for (int as_data = 0; as_data < 2; as_data++) {
         cdt_link_args_t a = {.add = add, .n_add = as_data ? 2 : 0};
         cdt_str_t v = {(const char *)bytes, len};
@@ -300,30 +350,12 @@ s_ck_event_json(const uint8_t *bytes, size_t len, const char *target,
             msgpack_zone_destroy(&z);
         }
         cdt_buf_t got = CDT_BUF_INIT;
-        cdt_buf_append_str(&got, "pre");
-        int rc = cdt_link_encode_event_json(&got, "H", 1, groups, lens, 1, 7,
-                                            target, target_len, &a, zone);
+        int rc = s_frame_args(&got, &a, target, target_len, zone);
         if (rc != want_rc)
-            s_die(rc == 0 ? "EVENT built for arguments that do not unpack"
-                          : "EVENT refused for arguments that unpack");
-        if (!msgpack_zone_is_empty(zone))
-            s_die("cdt_link_encode_event_json left the zone in use");
-        if (rc != 0 && got.len != 3)
-            s_die("a refused EVENT left output");
-        if (rc == 0) {
-            msgpack_zone dz;
-            if (!msgpack_zone_init(&dz, 1024))
-                abort();
-            cdt_link_msg_t m;
-            if (cdt_link_decode(got.data + 3, got.len - 3, &dz, &m) != 0 ||
-                m.kind != CDT_LINK_EVENT || m.seq != 7 || m.json.len < 2 ||
-                memcmp(m.json.ptr + m.json.len - 2, "}\x1e", 2) != 0)
-                s_die("the EVENT does not decode with its frame");
-            if (!as_data && (m.json.len != want->len ||
-                             memcmp(m.json.ptr, want->data, want->len) != 0))
-                s_die("the EVENT's frame differs from cdt_json's");
-            msgpack_zone_destroy(&dz);
-        }
+            s_die(rc == 0 ? "frame built for arguments that do not unpack"
+                          : "frame refused for arguments that unpack");
+        if (rc == 0 && !as_data && !s_buf_is(&got, 3, want))
+            s_die("the frame of args differs from cdt_json's");
         cdt_buf_release(&got);
     }
 }
@@ -363,7 +395,7 @@ s_ck_frame(const void *args, size_t len, const char *target, size_t target_len,
     if (rc == 0 && got.data[got.len - 1] != 0x1e)
         s_die("JSON frame lacks its separator");
 
-    s_ck_event_json(copy, len, target, target_len, &want, wrc, zone);
+    s_ck_frame_args(copy, len, target, target_len, &want, wrc, zone);
 
     if (!has_nul) {
         cdt_buf_reset(&got);
@@ -452,6 +484,14 @@ s_walk(const uint8_t *buf, size_t size, msgpack_zone *fzone)
         if (m.kind == CDT_LINK_DIRECT)
             s_ck_frame(m.args.ptr, m.args.len, m.target.ptr, m.target.len,
                        fzone);
+        if (m.kind == CDT_LINK_EVENT) { /* as a gateway writes it */
+            cdt_link_pair_t pairs[CDT_LINK_MAX_ADD];
+            cdt_link_args_t a;
+            cdt_link_event_args(&m, pairs, &a);
+            cdt_buf_t got = CDT_BUF_INIT;
+            (void)s_frame_args(&got, &a, m.target.ptr, m.target.len, fzone);
+            cdt_buf_release(&got);
+        }
         free(one);
         msgpack_zone_clear(&zone1);
         msgpack_zone_clear(&zone);

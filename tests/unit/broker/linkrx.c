@@ -6,6 +6,25 @@
 #include "tests/unit/broker/linkrx.h"
 
 #include <check.h>
+#include <string.h>
+
+/* msg->json for an EVENT: its frame, as a gateway writes it, in zone. */
+static void
+s_event_json(msgpack_zone *zone, cdt_link_msg_t *msg)
+{
+    cdt_link_pair_t pairs[CDT_LINK_MAX_ADD];
+    cdt_link_args_t a;
+    cdt_link_event_args(msg, pairs, &a);
+    cdt_buf_t b = CDT_BUF_INIT;
+    ck_assert_int_eq(cdt_link_build_json_frame_args(&b, msg->target.ptr,
+                                                    msg->target.len, &a, NULL),
+                     0);
+    char *json = msgpack_zone_malloc(zone, b.len);
+    ck_assert_ptr_nonnull(json);
+    memcpy(json, b.data, b.len);
+    msg->json = (cdt_str_t){json, b.len};
+    cdt_buf_release(&b);
+}
 
 bool
 linkrx_next(zsock_t *sock, zframe_t **frame, size_t *off, msgpack_zone *zone,
@@ -27,5 +46,7 @@ linkrx_next(zsock_t *sock, zframe_t **frame, size_t *off, msgpack_zone *zone,
                                           &used),
                      0);
     *off += used;
+    if (msg->kind == CDT_LINK_EVENT)
+        s_event_json(zone, msg);
     return true;
 }

@@ -17,7 +17,10 @@
 /* The next link message on sock into *msg (borrowing from *frame and
  * *zone): the next one of the current frame's batch (*frame, from *off),
  * else the first of the next frame received within timeout_ms. A message
- * that does not decode fails the test. False on timeout. */
+ * that does not decode fails the test. An EVENT's json (which the link
+ * does not carry) is set to the frame a gateway writes from it
+ * (cdt_link_build_json_frame_args), in *zone: what its members would
+ * get; arguments that make no frame fail the test. False on timeout. */
 bool linkrx_next(zsock_t *sock, zframe_t **frame, size_t *off,
                  msgpack_zone *zone, cdt_link_msg_t *msg, int timeout_ms);
 

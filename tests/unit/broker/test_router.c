@@ -129,11 +129,22 @@ START_TEST(test_router_sends_only_to_gateways_with_members)
     ck_assert_uint_eq(m.hub.len, 7);
     ck_assert_int_eq(memcmp(m.hub.ptr, "TaskHub", 7), 0);
     ck_assert_uint_eq(m.groups.n, 2);
-    ck_assert_uint_eq(m.args.len, 0); /* the gateways need only the JSON */
-    const char *json = "{\"type\":1,\"target\":\"TaskProgress\","
-                       "\"arguments\":[\"t1\",5]}\x1e";
-    ck_assert_uint_eq(m.json.len, strlen(json));
-    ck_assert_int_eq(memcmp(m.json.ptr, json, m.json.len), 0);
+    /* the arguments' bytes as given, and the frame a gateway makes */
+    ck_assert_uint_eq(m.args.len, sizeof s_args);
+    ck_assert_int_eq(memcmp(m.args.ptr, s_args, sizeof s_args), 0);
+    ck_assert_uint_eq(m.data.len, 0);
+    ck_assert_uint_eq(m.add.n, 0);
+    cdt_link_pair_t pairs[CDT_LINK_MAX_ADD];
+    cdt_link_args_t ea;
+    cdt_link_event_args(&m, pairs, &ea);
+    cdt_buf_t frame = CDT_BUF_INIT;
+    ck_assert_int_eq(cdt_link_build_json_frame_args(&frame, m.target.ptr,
+                                                    m.target.len, &ea, NULL),
+                     0);
+    ck_assert_str_eq((char *)frame.data, "{\"type\":1,\"target\":"
+                                         "\"TaskProgress\",\"arguments\":"
+                                         "[\"t1\",5]}\x1e");
+    cdt_buf_release(&frame);
     msgpack_zone_destroy(&zone);
 
     /* the next event has the next sequence number */
@@ -208,13 +219,19 @@ START_TEST(test_router_refusals)
                                   sizeof map, err, sizeof err),
                      -1);
     ck_assert_str_eq(err, "arguments must be an array");
-    /* a truncated array is caught when the JSON frame is built */
+    /* a truncated array, or one with a byte after it, is refused before
+     * it reaches a gateway, which could not write it as JSON */
     const uint8_t cut[] = {0x92, 0xa2, 't'};
     ck_assert_int_eq(router_route(f.router, "TaskHub", g, 1, "TaskStarted", cut,
                                   sizeof cut, err, sizeof err),
                      -1);
+    ck_assert_str_eq(err, "arguments must be an array");
+    const uint8_t more[] = {0x91, 0x01, 0xc0};
+    ck_assert_int_eq(router_route(f.router, "TaskHub", g, 1, "TaskStarted",
+                                  more, sizeof more, err, sizeof err),
+                     -1);
     ck_assert_int_eq(f.sends.n, 0);
-    ck_assert_uint_eq(router_counters(f.router)->refused, 6);
+    ck_assert_uint_eq(router_counters(f.router)->refused, 7);
     /* the emit_fn form refuses the same way */
     ck_assert_int_eq(
         router_emit(f.router, "Nope", g, 1, "X", s_args, sizeof s_args), -1);

@@ -90,8 +90,9 @@ s_batch(cdt_buf_t *b, int *kinds, size_t *ends)
     cdt_link_encode_welcome(b, 77, 1000, 5000, s_secret, sizeof s_secret);
     ends[n++] = b->len;
     for (uint64_t seq = 1; seq <= 3; seq++) {
+        cdt_link_args_t a = {.args = {"\x90", 1}};
         cdt_link_encode_event(b, "SpendNotificationHub", groups, 2, seq,
-                              "SpendUpdate", "{}\x1e", 3);
+                              "SpendUpdate", &a);
         ends[n++] = b->len;
         kinds[k++] = CDT_LINK_EVENT;
     }

@@ -134,10 +134,17 @@ s_encode_kind(cdt_buf_t *b, int kind)
         cdt_link_encode_invoke_rep(b, 1, 5, true, s_args, sizeof s_args, NULL,
                                    joins, 1, NULL, 0);
         break;
-    case CDT_LINK_EVENT:
+    case CDT_LINK_EVENT: {
+        static const cdt_link_pair_t add[] = {
+            {{"timestamp", 9}, {"2026-12-07T10:00:00.123Z", 24}},
+            {{"correlationId", 13}, {"c-1", 3}},
+        };
+        cdt_link_args_t a = {
+            .data = {"\x81\xa1n\x01", 4}, .add = add, .n_add = 2};
         cdt_link_encode_event(b, "/hubs/tasks", groups, 3, 77, "TaskProgress",
-                              "{}\x1e", 3);
+                              &a);
         break;
+    }
     case CDT_LINK_DIRECT:
         cdt_link_encode_direct(b, 5, "TaskCompleted", s_args, sizeof s_args,
                                "{\"type\":1}\x1e", 11);
@@ -339,9 +346,23 @@ START_TEST(test_link_event_direct_kick)
     s_ck_strv(d.msg.groups, groups, 3);
     ck_assert_uint_eq(d.msg.seq, 77);
     ck_str(d.msg.target, "TaskProgress");
-    ck_assert_uint_eq(d.msg.args.len, 0); /* an EVENT has none */
-    ck_assert_uint_eq(d.msg.json.len, 3);
-    ck_assert_int_eq(memcmp(d.msg.json.ptr, "{}\x1e", 3), 0);
+    ck_assert_uint_eq(d.msg.args.len, 0); /* data instead */
+    ck_assert_uint_eq(d.msg.data.len, 4);
+    ck_assert_int_eq(memcmp(d.msg.data.ptr, "\x81\xa1n\x01", 4), 0);
+    ck_assert_uint_eq(d.msg.add.n, 4);
+    ck_str(cdt_strv_at(d.msg.add, 0), "timestamp");
+    ck_str(cdt_strv_at(d.msg.add, 1), "2026-12-07T10:00:00.123Z");
+    ck_str(cdt_strv_at(d.msg.add, 2), "correlationId");
+    ck_str(cdt_strv_at(d.msg.add, 3), "c-1");
+    ck_assert_uint_eq(d.msg.json.len, 0); /* an EVENT has no frame */
+    cdt_link_pair_t pairs[CDT_LINK_MAX_ADD];
+    cdt_link_args_t a;
+    cdt_link_event_args(&d.msg, pairs, &a);
+    ck_assert_ptr_null(a.args.ptr);
+    ck_assert(a.data.ptr == d.msg.data.ptr && a.data.len == 4);
+    ck_assert_uint_eq(a.n_add, 2);
+    ck_str(a.add[1].key, "correlationId");
+    ck_str(a.add[1].str, "c-1");
     s_done(&d);
 
     cdt_buf_reset(&b);
@@ -408,11 +429,12 @@ START_TEST(test_link_big_values_round_trip)
     for (int i = 0; i < 300; i++)
         groups[i] = i % 2 ? "odd" : "even";
     cdt_buf_t b = CDT_BUF_INIT;
-    cdt_link_encode_event(&b, name, groups, 300, 1, "T", json, n);
+    cdt_link_args_t a = {.args = {(const char *)json, n}};
+    cdt_link_encode_event(&b, name, groups, 300, 1, "T", &a);
     s_dec_t d;
     ck_assert_int_eq(s_decode(&d, b.data, b.len), 0);
     ck_assert_uint_eq(d.msg.hub.len, n);
-    ck_assert_uint_eq(d.msg.json.len, n);
+    ck_assert_uint_eq(d.msg.args.len, n);
     ck_assert_uint_eq(d.msg.groups.n, 300);
     ck_str(cdt_strv_at(d.msg.groups, 299), "odd");
     s_done(&d);
@@ -660,9 +682,10 @@ END_TEST
 
 START_TEST(test_link_non_str_group_element_rejected)
 {
-    /* [12, "h", ["a", 1], 1, "t", bin] */
-    static const uint8_t ev[] = {0x96, 0x0c, 0xa1, 'h', 0x92, 0xa1, 'a',
-                                 0x01, 0x01, 0xa1, 't', 0xc4, 0x00};
+    /* [12, "h", ["a", 1], 1, "t", bin [], bin, []] */
+    static const uint8_t ev[] = {0x98, 0x0c, 0xa1, 'h',  0x92, 0xa1,
+                                 'a',  0x01, 0x01, 0xa1, 't',  0xc4,
+                                 0x01, 0x90, 0xc4, 0x00, 0x90};
     ck_assert_int_eq(s_decode_once(ev, sizeof ev), -1);
     uint8_t fixed[sizeof ev];
     memcpy(fixed, ev, sizeof ev);
@@ -670,6 +693,70 @@ START_TEST(test_link_non_str_group_element_rejected)
     ck_assert_int_eq(s_decode_once(fixed, sizeof fixed), 0);
     fixed[7] = 0xc4; /* bin is not str either */
     ck_assert_int_eq(s_decode_once(fixed, sizeof fixed), -1);
+}
+END_TEST
+
+/* An EVENT [12, "h", ["g"], 1, "t", args, data, add] packed by hand:
+ * n_add strings in add. */
+static void
+s_pack_event(cdt_buf_t *b, const char *args, size_t args_len, const char *data,
+             size_t data_len, size_t n_add)
+{
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, b, cdt_buf_msgpack_write);
+    msgpack_pack_array(&pk, 8);
+    msgpack_pack_uint32(&pk, CDT_LINK_EVENT);
+    msgpack_pack_str_with_body(&pk, "h", 1);
+    msgpack_pack_array(&pk, 1);
+    msgpack_pack_str_with_body(&pk, "g", 1);
+    msgpack_pack_uint32(&pk, 1);
+    msgpack_pack_str_with_body(&pk, "t", 1);
+    msgpack_pack_bin_with_body(&pk, args, args_len);
+    msgpack_pack_bin_with_body(&pk, data, data_len);
+    msgpack_pack_array(&pk, n_add);
+    for (size_t i = 0; i < n_add; i++)
+        msgpack_pack_str_with_body(&pk, "k", 1);
+}
+
+/* An EVENT has args or data, never both or neither, and pairs only with
+ * data, whole ones, at most CDT_LINK_MAX_ADD. */
+START_TEST(test_link_event_args_forms)
+{
+    static const struct {
+        const char *args, *data;
+        size_t n_add;
+        int rc;
+    } cases[] = {
+        {"\x90", NULL, 0, 0},
+        {NULL, "\x80", 0, 0},
+        {NULL, "\x80", 2, 0},
+        {NULL, "\x80", 2 * CDT_LINK_MAX_ADD, 0},
+        {NULL, "\x80", 2 * CDT_LINK_MAX_ADD + 2, -1},
+        {NULL, "\x80", 3, -1},
+        {"\x90", NULL, 2, -1},
+        {"\x90", "\x80", 0, -1},
+        {NULL, NULL, 0, -1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cdt_buf_t b = CDT_BUF_INIT;
+        s_pack_event(&b, cases[i].args, cases[i].args ? 1 : 0, cases[i].data,
+                     cases[i].data ? 1 : 0, cases[i].n_add);
+        ck_assert_msg(s_decode_once(b.data, b.len) == cases[i].rc, "case %zu",
+                      i);
+        cdt_buf_release(&b);
+    }
+    /* the most pairs come out whole */
+    cdt_buf_t b = CDT_BUF_INIT;
+    s_pack_event(&b, NULL, 0, "\x80", 1, 2 * CDT_LINK_MAX_ADD);
+    s_dec_t d;
+    ck_assert_int_eq(s_decode(&d, b.data, b.len), 0);
+    cdt_link_pair_t pairs[CDT_LINK_MAX_ADD];
+    cdt_link_args_t a;
+    cdt_link_event_args(&d.msg, pairs, &a);
+    ck_assert_uint_eq(a.n_add, CDT_LINK_MAX_ADD);
+    ck_str(a.add[CDT_LINK_MAX_ADD - 1].str, "k");
+    s_done(&d);
+    cdt_buf_release(&b);
 }
 END_TEST
 
@@ -1455,30 +1542,43 @@ START_TEST(test_link_encode_event_n_matches_encode_event)
             lens[g] = n;
         }
         big[n] = '\0';
-        cdt_buf_t want = CDT_BUF_INIT, got = CDT_BUF_INIT;
         uint64_t seq = seqs[si % (sizeof seqs / sizeof seqs[0])];
-        cdt_link_encode_event(&want, big, (const char *const *)names, ng, seq,
-                              big, big, n);
-        cdt_buf_append_str(&got, "x");
-        cdt_link_encode_event_n(&got, big, n, (const char *const *)names, lens,
-                                ng, seq, big, n, big, n);
-        ck_assert_msg(got.len == want.len + 1 &&
-                          memcmp(got.data + 1, want.data, want.len) == 0,
-                      "size %zu differs", n);
-        ck_assert_uint_eq(got.data[got.len], 0);
+        /* n bytes of args; of data with 0, 1 or CDT_LINK_MAX_ADD n-byte
+         * pairs */
+        cdt_link_pair_t add[CDT_LINK_MAX_ADD];
+        for (size_t k = 0; k < CDT_LINK_MAX_ADD; k++)
+            add[k] = (cdt_link_pair_t){{big, n}, {big, n}};
+        static const size_t n_adds[] = {0, 1, CDT_LINK_MAX_ADD};
+        for (size_t form = 0; form < 4; form++) {
+            cdt_link_args_t a = {.add = add};
+            if (form == 0)
+                a.args = (cdt_str_t){big, n};
+            else
+                a.data = (cdt_str_t){big, n}, a.n_add = n_adds[form - 1];
+            cdt_buf_t want = CDT_BUF_INIT, got = CDT_BUF_INIT;
+            cdt_link_encode_event(&want, big, (const char *const *)names, ng,
+                                  seq, big, &a);
+            cdt_buf_append_str(&got, "x");
+            cdt_link_encode_event_n(&got, big, n, (const char *const *)names,
+                                    lens, ng, seq, big, n, &a);
+            ck_assert_msg(got.len == want.len + 1 &&
+                              memcmp(got.data + 1, want.data, want.len) == 0,
+                          "size %zu form %zu differs", n, form);
+            ck_assert_uint_eq(got.data[got.len], 0);
+            cdt_buf_release(&want);
+            cdt_buf_release(&got);
+        }
         big[n] = 'g';
         for (size_t g = 0; g < ng; g++)
             free(names[g]);
-        cdt_buf_release(&want);
-        cdt_buf_release(&got);
     }
     for (size_t i = 0; i < sizeof seqs / sizeof seqs[0]; i++) {
         static const char *const g1[] = {"vkey-1"};
         static const size_t l1[] = {6};
+        cdt_link_args_t a = {.args = {"\x90", 1}};
         cdt_buf_t want = CDT_BUF_INIT, got = CDT_BUF_INIT;
-        cdt_link_encode_event(&want, "H", g1, 1, seqs[i], "T", NULL, 0);
-        cdt_link_encode_event_n(&got, "H", 1, g1, l1, 1, seqs[i], "T", 1, NULL,
-                                0);
+        cdt_link_encode_event(&want, "H", g1, 1, seqs[i], "T", &a);
+        cdt_link_encode_event_n(&got, "H", 1, g1, l1, 1, seqs[i], "T", 1, &a);
         ck_assert(got.len == want.len &&
                   memcmp(got.data, want.data, want.len) == 0);
         cdt_buf_release(&want);
@@ -1488,7 +1588,7 @@ START_TEST(test_link_encode_event_n_matches_encode_event)
 }
 END_TEST
 
-/* What cdt_link_encode_event_json's frame must be for data and add: the
+/* What cdt_link_build_json_frame_args must write for data and add: the
  * array [data'] packed with msgpack-c, where data' is data with the pairs
  * of add it lacks appended, through cdt_link_build_json_frame_n. */
 static int
@@ -1542,12 +1642,13 @@ s_want_data_frame(cdt_buf_t *out, const char *target, const uint8_t *data,
     return rc;
 }
 
-/* cdt_link_encode_event_json on a (its bytes an exact heap copy): the
- * same answer as the oracle (the frame of want_args, or of the data
- * frame above), an EVENT that decodes with every field, out unchanged
- * on -1, the zone left empty. */
+/* cdt_link_build_json_frame_args on a (its bytes an exact heap copy):
+ * the same answer as the oracle (the frame of want_args, or of the data
+ * frame above), out unchanged on -1, the zone left empty; and the same
+ * frame again from a's EVENT, encoded and decoded, as a gateway writes
+ * it. */
 static void
-s_ck_event_json(const uint8_t *bytes, size_t len, bool as_args,
+s_ck_frame_args(const uint8_t *bytes, size_t len, bool as_args,
                 const cdt_link_pair_t *add, size_t n_add, const char *target,
                 msgpack_zone *zone)
 {
@@ -1566,16 +1667,27 @@ s_ck_event_json(const uint8_t *bytes, size_t len, bool as_args,
     int wrc = as_args ? s_want_frame(&want, target, copy, len)
                       : s_want_data_frame(&want, target, copy, len, add, n_add);
     cdt_buf_append_str(&got, "x");
-    int rc = cdt_link_encode_event_json(&got, "Hub", 3, groups, lens, 2, 300,
-                                        target, strlen(target), &a, zone);
+    int rc =
+        cdt_link_build_json_frame_args(&got, target, strlen(target), &a, zone);
     ck_assert_int_eq(rc, wrc);
     ck_assert(msgpack_zone_is_empty(zone));
     if (rc == 0) {
+        ck_assert_msg(got.len == want.len + 1 &&
+                          memcmp(got.data + 1, want.data, want.len) == 0,
+                      "got  %.*s\nwant %s", (int)got.len - 1, got.data + 1,
+                      want.data);
+        ck_assert_uint_eq(got.data[got.len], 0);
+    } else {
+        ck_assert_uint_eq(got.len, 1);
+    }
+    if (len > 0) { /* through the link: an EVENT and back */
+        cdt_buf_t ev = CDT_BUF_INIT, again = CDT_BUF_INIT;
+        cdt_link_encode_event_n(&ev, "Hub", 3, groups, lens, 2, 300, target,
+                                strlen(target), &a);
         msgpack_zone dz;
         ck_assert(msgpack_zone_init(&dz, 1024));
         cdt_link_msg_t m;
-        ck_assert_int_eq(cdt_link_decode(got.data + 1, got.len - 1, &dz, &m),
-                         0);
+        ck_assert_int_eq(cdt_link_decode(ev.data, ev.len, &dz, &m), 0);
         ck_assert_int_eq(m.kind, CDT_LINK_EVENT);
         ck_assert(m.hub.len == 3 && memcmp(m.hub.ptr, "Hub", 3) == 0);
         ck_assert_uint_eq(m.groups.n, 2);
@@ -1586,14 +1698,18 @@ s_ck_event_json(const uint8_t *bytes, size_t len, bool as_args,
         ck_assert_uint_eq(m.seq, 300);
         ck_assert(m.target.len == strlen(target) &&
                   memcmp(m.target.ptr, target, m.target.len) == 0);
-        ck_assert_msg(m.json.len == want.len &&
-                          memcmp(m.json.ptr, want.data, want.len) == 0,
-                      "got  %.*s\nwant %s", (int)m.json.len, m.json.ptr,
-                      want.data);
-        ck_assert_uint_eq(got.data[got.len], 0);
+        cdt_link_pair_t pairs[CDT_LINK_MAX_ADD];
+        cdt_link_args_t b;
+        cdt_link_event_args(&m, pairs, &b);
+        ck_assert_int_eq(cdt_link_build_json_frame_args(&again, m.target.ptr,
+                                                        m.target.len, &b, zone),
+                         rc);
+        if (rc == 0)
+            ck_assert(again.len == want.len &&
+                      memcmp(again.data, want.data, want.len) == 0);
         msgpack_zone_destroy(&dz);
-    } else {
-        ck_assert_uint_eq(got.len, 1);
+        cdt_buf_release(&ev);
+        cdt_buf_release(&again);
     }
     cdt_buf_release(&want);
     cdt_buf_release(&got);
@@ -1631,7 +1747,7 @@ s_gen_data_map(cdt_buf_t *b, uint64_t *x)
     }
 }
 
-START_TEST(test_link_encode_event_json_matches_parts)
+START_TEST(test_link_json_frame_args_matches_parts)
 {
     static const cdt_link_pair_t add[] = {
         {{"timestamp", 9}, {"2026-12-07T10:00:00.123Z", 24}},
@@ -1653,13 +1769,13 @@ START_TEST(test_link_encode_event_json_matches_parts)
                 s_gen_data_map(&b, &x);
             size_t n_add = as_args ? 0 : (size_t)(s_rand(&x) % 3);
             const char *target = i % 2 ? "Task\"Progress" : "T";
-            s_ck_event_json(b.data, b.len, as_args, add, n_add, target, &zone);
+            s_ck_frame_args(b.data, b.len, as_args, add, n_add, target, &zone);
             if (i % 16 == 2) { /* every cut of it, and a byte too many */
                 for (size_t cut = 0; cut < b.len; cut++)
-                    s_ck_event_json(b.data, cut, as_args, add, n_add, target,
+                    s_ck_frame_args(b.data, cut, as_args, add, n_add, target,
                                     &zone);
                 cdt_buf_append_byte(&b, 0xc0);
-                s_ck_event_json(b.data, b.len, as_args, add, n_add, target,
+                s_ck_frame_args(b.data, b.len, as_args, add, n_add, target,
                                 &zone);
             }
             cdt_buf_release(&b);
@@ -1669,39 +1785,32 @@ START_TEST(test_link_encode_event_json_matches_parts)
     /* the pairs go after the map's own, only the lacking ones, and only
      * to a map at the top */
     cdt_buf_t got = CDT_BUF_INIT;
-    const char *const g[] = {"g"};
-    const size_t gl[] = {1};
     cdt_link_args_t a = {.data = {"\x81\xa1n\x01", 4}, .add = add, .n_add = 2};
-    ck_assert_int_eq(cdt_link_encode_event_json(&got, "H", 1, g, gl, 1, 1, "T",
-                                                1, &a, &zone),
+    ck_assert_int_eq(cdt_link_build_json_frame_args(&got, "T", 1, &a, &zone),
                      0);
     ck_assert(s_has(&got,
                     "[{\"n\":1,\"timestamp\":\"2026-12-07T10:00:00.123Z\","
                     "\"correlationId\":\"c-\\\"1\\\"\xc3\xa9\"}]}\x1e"));
     cdt_buf_reset(&got);
     a.data = (cdt_str_t){"\x81\xa9timestamp\x02", 12};
-    ck_assert_int_eq(cdt_link_encode_event_json(&got, "H", 1, g, gl, 1, 1, "T",
-                                                1, &a, &zone),
+    ck_assert_int_eq(cdt_link_build_json_frame_args(&got, "T", 1, &a, &zone),
                      0);
     ck_assert(s_has(
         &got,
         "[{\"timestamp\":2,\"correlationId\":\"c-\\\"1\\\"\xc3\xa9\"}]}"));
     cdt_buf_reset(&got);
     a.data = (cdt_str_t){"\x91\x80", 2}; /* a map inside an array */
-    ck_assert_int_eq(cdt_link_encode_event_json(&got, "H", 1, g, gl, 1, 1, "T",
-                                                1, &a, &zone),
+    ck_assert_int_eq(cdt_link_build_json_frame_args(&got, "T", 1, &a, &zone),
                      0);
     ck_assert(s_has(&got, "[[{}]]}\x1e"));
     /* no arguments at all, and more pairs than it can track */
     size_t before = got.len;
     a.data = (cdt_str_t){NULL, 0};
-    ck_assert_int_eq(cdt_link_encode_event_json(&got, "H", 1, g, gl, 1, 1, "T",
-                                                1, &a, &zone),
+    ck_assert_int_eq(cdt_link_build_json_frame_args(&got, "T", 1, &a, &zone),
                      -1);
     a.data = (cdt_str_t){"\x80", 1};
     a.n_add = 33;
-    ck_assert_int_eq(cdt_link_encode_event_json(&got, "H", 1, g, gl, 1, 1, "T",
-                                                1, &a, &zone),
+    ck_assert_int_eq(cdt_link_build_json_frame_args(&got, "T", 1, &a, &zone),
                      -1);
     ck_assert_uint_eq(got.len, before);
     cdt_buf_release(&got);
@@ -1728,6 +1837,7 @@ cdt_link_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_link_every_truncation_rejected);
     tcase_add_test(tc, test_link_trailing_bytes_rejected);
+    tcase_add_test(tc, test_link_event_args_forms);
     tcase_add_test(tc, test_link_not_an_array_rejected);
     tcase_add_test(tc, test_link_wrong_element_count_rejected);
     tcase_add_test(tc, test_link_welcome_needs_bin_secret);
@@ -1763,7 +1873,7 @@ cdt_link_suite(void)
     tcase_add_test(tc, test_link_json_frame_depth_and_odd_values);
     tcase_add_test(tc, test_link_pack_args_matches_msgpack);
     tcase_add_test(tc, test_link_encode_event_n_matches_encode_event);
-    tcase_add_test(tc, test_link_encode_event_json_matches_parts);
+    tcase_add_test(tc, test_link_json_frame_args_matches_parts);
     suite_add_tcase(s, tc);
     return s;
 }
