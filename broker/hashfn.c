@@ -1,9 +1,11 @@
 /*
  * hashfn - seeded hashing for the broker's hash tables.
  *
- * FNV-1a over the bytes, started from a random seed and finished with the
- * splitmix64 mixer so that every input bit reaches the low bits zhashx
- * uses to pick a bucket.
+ * Eight bytes at a time (xor, multiply by an odd constant, fold the high
+ * bits down), started from a random seed and finished with the splitmix64
+ * mixer over the length, so that every input bit reaches the low bits
+ * zhashx and the group table use to pick a bucket. Byte-wise FNV-1a was
+ * three times the instructions for the group names events carry.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -50,21 +52,38 @@ s_init_seed(void)
     s_seed = seed | 1;
 }
 
-static uint64_t
-s_get_seed(void)
+/* Drawn before main, so that hashing reads a plain variable (a lookup
+ * hashes its name once or more per event). */
+__attribute__((constructor)) static void
+s_seed_at_start(void)
 {
     (void)pthread_once(&s_seed_once, s_init_seed);
-    return s_seed;
+}
+
+/* One step: a word in, multiplied through, its high bits folded down. */
+static inline uint64_t
+s_step(uint64_t h, uint64_t w)
+{
+    h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+    return h ^ (h >> 29);
 }
 
 size_t
 hashfn_bytes(const void *data, size_t len)
 {
     const unsigned char *p = data;
-    uint64_t h = 0xcbf29ce484222325ULL ^ s_get_seed();
-    for (size_t i = 0; i < len; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ULL;
+    uint64_t h = s_seed;
+    size_t n = len;
+    for (; n >= 8; n -= 8, p += 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h = s_step(h, w);
+    }
+    if (n) { /* the last 1-7 bytes, as one word */
+        uint64_t w = 0;
+        for (size_t i = 0; i < n; i++)
+            w |= (uint64_t)p[i] << (8 * i);
+        h = s_step(h, w);
     }
     return (size_t)s_mix(h ^ len);
 }

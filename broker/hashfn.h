@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Hashes len bytes. The seed is drawn once per process, on first use. */
+/* Hashes len bytes. The seed is drawn once per process, before main. */
 size_t hashfn_bytes(const void *data, size_t len);
 
 /* Hashes a NUL-terminated string (a zhashx_hash_fn). */
