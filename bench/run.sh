@@ -31,7 +31,8 @@
 # delivery comes from /proc/PID/stat of the broker and the gateways, RSS
 # from /proc/PID/status; the load tool's CPU (clients + publisher) is shown
 # beside it because it shares the machine. The table goes to stdout and to
-# bench/results/latest.md, every step's figures below it.
+# bench/results/latest.md (a quick run: quick.md), every step's figures
+# below it.
 #
 # Every process started here is killed by PID on exit; every wait is
 # bounded. BENCH_KEEP=1 keeps the work directory (logs, reports);
@@ -748,6 +749,7 @@ if want S6; then scenario_cli; fi
 END=$(date +%s)
 
 OUT=$ROOT/bench/results/latest.md
+[ "$MODE" = quick ] && OUT=$ROOT/bench/results/quick.md
 [ -n "${BENCH_ONLY:-}" ] && OUT=$ROOT/bench/results/partial.md
 mkdir -p "$(dirname "$OUT")"
 {
