@@ -163,18 +163,24 @@ e2e_healthz_up() {
     return 0
 }
 
+# Picks the broker's three ports (P_INGRESS, P_ACK, P_LINK) and sets its
+# endpoints from them (BROKER_INGRESS, BROKER_ACK, BROKER_LINK).
+e2e_broker_endpoints() {
+    e2e_alloc_port P_INGRESS
+    e2e_alloc_port P_ACK
+    e2e_alloc_port P_LINK
+    BROKER_INGRESS=tcp://127.0.0.1:$P_INGRESS
+    BROKER_ACK=tcp://127.0.0.1:$P_ACK
+    BROKER_LINK=tcp://127.0.0.1:$P_LINK
+}
+
 # Starts the broker; picks new ports and retries (twice at most) if one of
 # them was taken between the check and the bind.
 e2e_start_broker() {
     local attempt
     mkdir -p "$WORK/store"
     for attempt in 1 2 3; do
-        e2e_alloc_port P_INGRESS
-        e2e_alloc_port P_ACK
-        e2e_alloc_port P_LINK
-        BROKER_INGRESS=tcp://127.0.0.1:$P_INGRESS
-        BROKER_ACK=tcp://127.0.0.1:$P_ACK
-        BROKER_LINK=tcp://127.0.0.1:$P_LINK
+        e2e_broker_endpoints
         e2e_spawn broker "$BROKER_BIN" -c "$CONF" \
             -o "broker.ingress=$BROKER_INGRESS" \
             -o "broker.ingress_ack=$BROKER_ACK" \

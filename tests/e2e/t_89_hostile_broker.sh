@@ -12,12 +12,7 @@
 # SPDX-License-Identifier: MIT
 . "$(dirname "$0")/lib.sh"
 e2e_init "$1"
-e2e_alloc_port P_LINK
-e2e_alloc_port P_INGRESS
-e2e_alloc_port P_ACK
-BROKER_LINK=tcp://127.0.0.1:$P_LINK
-BROKER_INGRESS=tcp://127.0.0.1:$P_INGRESS
-BROKER_ACK=tcp://127.0.0.1:$P_ACK
+e2e_broker_endpoints # no broker: the fake one binds P_LINK
 mkdir -p "$WORK/store"
 e2e_alloc_port GW1_PORT
 e2e_start_gateway gwA "$GW1_PORT"
