@@ -90,7 +90,8 @@ s_hello(fg_t *fg, int g)
 {
     char name[64];
     snprintf(name, sizeof name, "bench-gw-%d-%d", (int)getpid(), g);
-    cdt_link_encode_hello(&fg->buf, name, fg->incarnation + (uint64_t)g);
+    cdt_link_encode_hello(&fg->buf, name, fg->incarnation + (uint64_t)g,
+                          CDT_LINK_VERSION);
     return s_send(fg, g);
 }
 

@@ -773,6 +773,7 @@ broker_stats_pack(broker_t *self, cdt_buf_t *out)
     s_kv_u64(&kv, "kicks", gc->kicks);
     s_kv_u64(&kv, "link_garbage", gc->garbage);
     s_kv_u64(&kv, "link_oversize", gc->oversize);
+    s_kv_u64(&kv, "link_version_refused", gc->version_refused);
     s_kv_u64(&kv, "link_send_errors", gc->send_errors);
     s_kv_u64(&kv, "link_frames", gc->frames);
     s_pack_gateways(self, &kv);

@@ -76,6 +76,7 @@ struct gwlink {
     msgpack_zone zone;
     cdt_ratelog_t garbage_log[3]; /* by s_kind */
     cdt_ratelog_t send_log;
+    cdt_ratelog_t version_log; /* HELLOs of another link version */
     gwlink_counters_t counters;
     /* Given to every gateway in WELCOME so that a negotiate token signed
      * by one verifies on another (gateway/tokens.h). Drawn per process, so
@@ -406,6 +407,18 @@ s_on_hello(gwlink_t *self, const uint8_t *rid, size_t rid_len,
     }
     name[nlen] = '\0';
 
+    if (m->version != CDT_LINK_VERSION) {
+        /* its messages would not mean what ours do: no WELCOME */
+        self->counters.version_refused++;
+        uint64_t skipped = 0;
+        if (cdt_ratelog_allow(&self->version_log, now_ms, &skipped))
+            cdt_log_error("refusing gateway '%s': it speaks link version %u, "
+                          "this broker %d; run gateways of the broker's "
+                          "release (%" PRIu64 " more refusals since the last "
+                          "report)",
+                          name, m->version, CDT_LINK_VERSION, skipped);
+        return;
+    }
     gw_t *gw = s_find(self, rid, rid_len);
     if (gw && gw->gw_incarnation == m->incarnation) {
         /* A repeated HELLO (the gateway missed PONGs): state intact. */

@@ -40,7 +40,10 @@
  * decode (cdt_link_decode: garbage, truncated MessagePack, wrong shape),
  * a message of the wrong number of frames or a broker-to-gateway kind is
  * dropped, counted (garbage, and oversize for the first) and reported at
- * WARN at most once a second; the next message is handled as usual. With
+ * WARN at most once a second; the next message is handled as usual. A
+ * HELLO of another CDT_LINK_VERSION gets no WELCOME: it is counted
+ * (version_refused) and reported at ERROR, naming both versions, at most
+ * once a second. With
  * ctx.curve the socket is a CurveZMQ server (curve.h).
  *
  * Single-threaded: owned by the broker loop.
@@ -94,10 +97,11 @@ typedef struct gwlink_counters {
     uint64_t invokes_failed;
     uint64_t directs;
     uint64_t kicks;
-    uint64_t garbage;     /* undecodable, misdirected or oversize */
-    uint64_t oversize;    /* of garbage: frames over max_frame_bytes */
-    uint64_t send_errors; /* messages lost: gateway gone or queue full */
-    uint64_t frames;      /* frames (batches) sent */
+    uint64_t garbage;         /* undecodable, misdirected or oversize */
+    uint64_t oversize;        /* of garbage: frames over max_frame_bytes */
+    uint64_t version_refused; /* HELLOs of another CDT_LINK_VERSION */
+    uint64_t send_errors;     /* messages lost: gateway gone or queue full */
+    uint64_t frames;          /* frames (batches) sent */
 } gwlink_counters_t;
 
 /* One admitted gateway, for the stats answer. */

@@ -111,7 +111,8 @@ static void
 s_send_hello(upstream_t *self)
 {
     cdt_buf_reset(&self->out);
-    cdt_link_encode_hello(&self->out, self->name, self->incarnation);
+    cdt_link_encode_hello(&self->out, self->name, self->incarnation,
+                          CDT_LINK_VERSION);
     (void)s_send_raw(self, self->out.data, self->out.len);
 }
 
@@ -505,8 +506,9 @@ upstream_tick(upstream_t *self, int64_t now_ms)
          * handshake): list the usual causes, once per down spell */
         self->down_warned = true;
         cdt_log_warn("no answer from broker '%s' for %lld ms: is it "
-                     "running there%s?",
+                     "running there, of this release (link version %d)%s?",
                      self->endpoint, (long long)(now_ms - self->down_since_ms),
+                     CDT_LINK_VERSION,
                      self->curve
                          ? ", does its broker.curve_clients_dir hold our "
                            "public certificate, and is "

@@ -71,7 +71,7 @@ enum {
 
 /* The element types after the kind, per kind. */
 static const char s_layout[][8] = {
-    [CDT_LINK_HELLO] = {T_STR, T_U64},
+    [CDT_LINK_HELLO] = {T_STR, T_U64, T_U32},
     [CDT_LINK_WELCOME] = {T_U64, T_U32, T_U32, T_BIN},
     [CDT_LINK_PING] = {T_U64},
     [CDT_LINK_PONG] = {T_U64},
@@ -153,6 +153,10 @@ s_decode_root(const msgpack_object *root, cdt_link_msg_t *msg)
     int kind = (int)e[0].via.u64;
     const char *layout = s_layout[kind];
     size_t n = strlen(layout);
+    /* a HELLO without its version: a gateway of version 1 */
+    bool v1_hello = kind == CDT_LINK_HELLO && root->via.array.size == n;
+    if (v1_hello)
+        n--;
     if (root->via.array.size != n + 1)
         return -1;
     /* INVOKE_REP's fifth element depends on its ok flag. */
@@ -167,6 +171,7 @@ s_decode_root(const msgpack_object *root, cdt_link_msg_t *msg)
     case CDT_LINK_HELLO:
         msg->name = s_str(&e[1]);
         msg->incarnation = e[2].via.u64;
+        msg->version = v1_hello ? 1 : (uint32_t)e[3].via.u64;
         break;
     case CDT_LINK_WELCOME:
         msg->incarnation = e[1].via.u64;
@@ -337,12 +342,14 @@ s_pack_bool(msgpack_packer *pk, bool b)
 }
 
 void
-cdt_link_encode_hello(cdt_buf_t *out, const char *gw_name, uint64_t incarnation)
+cdt_link_encode_hello(cdt_buf_t *out, const char *gw_name, uint64_t incarnation,
+                      uint32_t version)
 {
     msgpack_packer pk;
-    s_begin(&pk, out, CDT_LINK_HELLO, 3);
+    s_begin(&pk, out, CDT_LINK_HELLO, 4);
     s_pack_cstr(&pk, gw_name);
     msgpack_pack_uint64(&pk, incarnation);
+    msgpack_pack_uint32(&pk, version);
 }
 
 void

@@ -26,7 +26,7 @@
  * The messages:
  *
  *   kind            dir  array
- *   HELLO       1   G→B  [1, gw_name, gw_incarnation]
+ *   HELLO       1   G→B  [1, gw_name, gw_incarnation, link_version]
  *   WELCOME     2   B→G  [2, broker_incarnation, heartbeat_ms, timeout_ms,
  *                         token_secret]
  *   PING        3   G→B  [3, gw_incarnation]
@@ -67,6 +67,13 @@
  * smaller on the link than the JSON; a gateway writes it once for all its
  * members, and a second hub protocol needs the arguments, not a JSON text.
  *
+ * Versions. HELLO carries the gateway's CDT_LINK_VERSION; the broker
+ * answers only its own version, and refuses any other with a WARN that
+ * names both (its gateways must be of its release: the layouts above
+ * change between versions). A HELLO of three elements, from a gateway
+ * older than the field, decodes as version 1, so that the broker can say
+ * why it refuses it.
+ *
  * Conversation. A gateway sends HELLO on start and whenever it sees a new
  * broker incarnation or no PONG for timeout_ms; the broker answers WELCOME.
  * After a WELCOME that follows a broker restart, the gateway replays every
@@ -105,6 +112,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* The layout of the messages above. 1: EVENTs carried the JSON frame
+ * (and HELLO no version); 2: EVENTs carry the event's MessagePack. */
+#define CDT_LINK_VERSION 2
 
 /* The length of WELCOME's token_secret as the broker sends it. */
 #define CDT_LINK_SECRET_LEN 32
@@ -155,6 +166,7 @@ cdt_str_t cdt_strv_at(cdt_strv_t list, size_t i);
 typedef struct cdt_link_msg {
     enum cdt_link_kind kind;
     uint64_t incarnation; /* HELLO, WELCOME, PING, PONG */
+    uint32_t version;     /* HELLO: the gateway's CDT_LINK_VERSION */
     uint32_t heartbeat_ms;
     uint32_t timeout_ms; /* WELCOME */
     cdt_str_t secret;    /* WELCOME: the token secret (any length here) */
@@ -232,8 +244,9 @@ void cdt_link_event_args(const cdt_link_msg_t *msg,
 
 /* ---- encoders: each appends one complete message to out ---------------- */
 
+/* version: CDT_LINK_VERSION (another only to test refusals). */
 void cdt_link_encode_hello(cdt_buf_t *out, const char *gw_name,
-                           uint64_t incarnation);
+                           uint64_t incarnation, uint32_t version);
 void cdt_link_encode_welcome(cdt_buf_t *out, uint64_t incarnation,
                              uint32_t heartbeat_ms, uint32_t timeout_ms,
                              const uint8_t *secret, size_t secret_len);

@@ -90,8 +90,9 @@ def main():
         # a refused DEALER may have no pipe at all: a blocking send would
         # wait for one forever
         try:
+            # [1, name, incarnation, CDT_LINK_VERSION (proto/cdt_link.h)]
             s.send(msgpack.packb([1, "issue4-curve-" + own_cert[-8:],
-                                  os.getpid()]), zmq.NOBLOCK)
+                                  os.getpid(), 2]), zmq.NOBLOCK)
             answered = bool(s.poll(1500))
         except zmq.Again:
             answered = False

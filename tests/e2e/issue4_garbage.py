@@ -164,7 +164,8 @@ def ack_endpoint(ctx, endpoint, max_bytes):
 
 def link_endpoint(ctx, endpoint, max_bytes):
     d = connect(ctx, zmq.DEALER, endpoint, "gateway_link")
-    hello = msgpack.packb([1, "issue4-garbage", 424242])
+    # [1, name, incarnation, CDT_LINK_VERSION (proto/cdt_link.h)]
+    hello = msgpack.packb([1, "issue4-garbage", 424242, 2])
     bad = [
         b"\x00\xff garbage \xc1",
         hello[:-3],                                   # truncated HELLO

@@ -114,7 +114,7 @@ s_reencode(const cdt_link_msg_t *m, cdt_buf_t *out, bool *ok)
              leaves = s_list(m->leaves, ok);
     switch (m->kind) {
     case CDT_LINK_HELLO:
-        cdt_link_encode_hello(out, name, m->incarnation);
+        cdt_link_encode_hello(out, name, m->incarnation, m->version);
         break;
     case CDT_LINK_WELCOME:
         cdt_link_encode_welcome(out, m->incarnation, m->heartbeat_ms,
@@ -190,7 +190,7 @@ static bool
 s_same(const cdt_link_msg_t *a, const cdt_link_msg_t *b)
 {
     return a->kind == b->kind && a->incarnation == b->incarnation &&
-           a->heartbeat_ms == b->heartbeat_ms &&
+           a->version == b->version && a->heartbeat_ms == b->heartbeat_ms &&
            a->timeout_ms == b->timeout_ms && a->req_id == b->req_id &&
            a->conn_id == b->conn_id && a->seq == b->seq &&
            a->key_id == b->key_id && a->status == b->status &&

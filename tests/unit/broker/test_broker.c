@@ -162,7 +162,8 @@ s_gw_connect(gw_t *g, const brk_t *b, const char *name)
     g->sock = zsock_new_dealer(b->link);
     ck_assert_ptr_nonnull(g->sock);
     cdt_buf_t out = CDT_BUF_INIT;
-    cdt_link_encode_hello(&out, name, 1000 + (uint64_t)name[0]);
+    cdt_link_encode_hello(&out, name, 1000 + (uint64_t)name[0],
+                          CDT_LINK_VERSION);
     s_send_buf(g->sock, &out);
     cdt_buf_release(&out);
     s_expect(g, CDT_LINK_WELCOME);
@@ -668,7 +669,7 @@ START_TEST(test_broker_forgets_silent_gateway_and_prompts_replay)
     s_send_buf(g.sock, &out);
     s_expect(&g, CDT_LINK_PONG);
     ck_assert_uint_ne(g.msg.incarnation, first); /* "say HELLO again" */
-    cdt_link_encode_hello(&out, "gw-a", 1000 + 'g');
+    cdt_link_encode_hello(&out, "gw-a", 1000 + 'g', CDT_LINK_VERSION);
     s_send_buf(g.sock, &out);
     s_expect(&g, CDT_LINK_WELCOME);
     ck_assert_uint_ne(g.msg.incarnation, first); /* so the gateway replays */
@@ -681,7 +682,7 @@ START_TEST(test_broker_forgets_silent_gateway_and_prompts_replay)
     ck_assert(s_has_group(&g.msg.groups, "task-T9"));
 
     /* a repeated HELLO from a live gateway keeps its state */
-    cdt_link_encode_hello(&out, "gw-a", 1000 + 'g');
+    cdt_link_encode_hello(&out, "gw-a", 1000 + 'g', CDT_LINK_VERSION);
     s_send_buf(g.sock, &out);
     s_expect(&g, CDT_LINK_WELCOME);
     ck_assert_uint_eq(g.msg.incarnation, second);

@@ -158,7 +158,7 @@ static uint64_t
 s_hello(fx_t *f, gw_t *g, const char *name, uint64_t inc)
 {
     cdt_buf_t out = CDT_BUF_INIT;
-    cdt_link_encode_hello(&out, name, inc);
+    cdt_link_encode_hello(&out, name, inc, CDT_LINK_VERSION);
     s_gw_send(f, g, &out);
     cdt_buf_release(&out);
     s_expect(g, CDT_LINK_WELCOME);
@@ -321,6 +321,38 @@ START_TEST(test_gwlink_unknown_gateway_is_told_to_say_hello)
 }
 END_TEST
 
+/* A gateway of another link version gets no WELCOME, whether it says
+ * so (version 3) or is older than the field (a three-element HELLO);
+ * each is counted, and a gateway of this version is welcome after. */
+START_TEST(test_gwlink_other_link_version_refused)
+{
+    fx_t f;
+    s_setup(&f);
+    gw_t a;
+    s_gw_open(&a, &f, NULL);
+    cdt_buf_t out = CDT_BUF_INIT;
+    cdt_link_encode_hello(&out, "newer", 1, CDT_LINK_VERSION + 1);
+    s_gw_send(&f, &a, &out);
+    ck_assert(!s_gw_recv(&a, 200));
+    msgpack_packer pk; /* [1, "older", 2]: before HELLO had a version */
+    msgpack_packer_init(&pk, &out, cdt_buf_msgpack_write);
+    msgpack_pack_array(&pk, 3);
+    msgpack_pack_uint32(&pk, CDT_LINK_HELLO);
+    msgpack_pack_str_with_body(&pk, "older", 5);
+    msgpack_pack_uint64(&pk, 2);
+    s_gw_send(&f, &a, &out);
+    ck_assert(!s_gw_recv(&a, 200));
+    ck_assert_uint_eq(gwlink_counters(f.link)->version_refused, 2);
+    ck_assert_uint_eq(gwlink_counters(f.link)->garbage, 0);
+    ck_assert_uint_eq(gwlink_n_gateways(f.link), 0);
+    s_hello(&f, &a, "current", 3);
+    ck_assert_uint_eq(gwlink_n_gateways(f.link), 1);
+    cdt_buf_release(&out);
+    s_gw_close(&a);
+    s_teardown(&f);
+}
+END_TEST
+
 START_TEST(test_gwlink_timeout_and_departed_gateway)
 {
     fx_t f;
@@ -448,6 +480,7 @@ gwlink_suite(void)
     tcase_add_test(tc,
                    test_gwlink_kick_reaches_every_gateway_and_drops_the_key);
     tcase_add_test(tc, test_gwlink_restarted_gateway_loses_its_connections);
+    tcase_add_test(tc, test_gwlink_other_link_version_refused);
     tcase_add_test(tc, test_gwlink_reconnected_gateway_replaces_its_old_record);
     tcase_add_test(tc, test_gwlink_unknown_gateway_is_told_to_say_hello);
     tcase_add_test(tc, test_gwlink_timeout_and_departed_gateway);

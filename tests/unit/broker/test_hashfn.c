@@ -67,7 +67,10 @@ s_cmp(const void *a, const void *b)
 
 START_TEST(test_hashfn_similar_names_spread)
 {
-    enum { N = 65536, BUCKETS = 256 };
+    enum {
+        N = 65536,
+        BUCKETS = 256
+    };
     unsigned *count = calloc(BUCKETS, sizeof *count);
     size_t *all = calloc(N, sizeof *all);
     ck_assert(count && all);

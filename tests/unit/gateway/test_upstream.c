@@ -207,7 +207,7 @@ START_TEST(test_upstream_trailing_garbage_and_foreign_kinds)
     upstream_t *u = s_new(&h);
     cdt_buf_t b = CDT_BUF_INIT;
     cdt_link_encode_kick(&b, 1, "a");
-    cdt_link_encode_hello(&b, "not for a gateway", 1);
+    cdt_link_encode_hello(&b, "not for a gateway", 1, CDT_LINK_VERSION);
     cdt_link_encode_kick(&b, 2, "b");
     ck_assert_uint_eq(s_handle(u, b.data, b.len), 3);
     ck_assert_uint_eq(h.n, 2);

@@ -97,7 +97,7 @@ s_encode_kind(cdt_buf_t *b, int kind)
     static const char *const joins[] = {"task-42"};
     switch (kind) {
     case CDT_LINK_HELLO:
-        cdt_link_encode_hello(b, "gw-1", 1234567890123ULL);
+        cdt_link_encode_hello(b, "gw-1", 1234567890123ULL, CDT_LINK_VERSION);
         break;
     case CDT_LINK_WELCOME:
         cdt_link_encode_welcome(b, UINT64_MAX, 15000, 30000, s_secret,
@@ -168,6 +168,7 @@ START_TEST(test_link_hello_welcome_ping_pong)
     ck_assert_int_eq(d.msg.kind, CDT_LINK_HELLO);
     ck_str(d.msg.name, "gw-1");
     ck_assert_uint_eq(d.msg.incarnation, 1234567890123ULL);
+    ck_assert_uint_eq(d.msg.version, CDT_LINK_VERSION);
     s_done(&d);
 
     cdt_buf_reset(&b);
@@ -543,6 +544,19 @@ START_TEST(test_link_wrong_element_count_rejected)
         /* Drop the last element, or add a nil after it. */
         cdt_buf_t c = CDT_BUF_INIT;
         s_repack(&c, &root, n - 1, NULL, false);
+        if (kind == CDT_LINK_HELLO) { /* without its version: version 1 */
+            s_dec_t d1;
+            ck_assert_int_eq(s_decode(&d1, c.data, c.len), 0);
+            ck_assert_uint_eq(d1.msg.version, 1);
+            ck_assert_uint_eq(d1.msg.incarnation, 1234567890123ULL);
+            s_done(&d1);
+            cdt_buf_reset(&c); /* [1, name]: short of both */
+            msgpack_packer pk;
+            msgpack_packer_init(&pk, &c, cdt_buf_msgpack_write);
+            msgpack_pack_array(&pk, 2);
+            msgpack_pack_object(&pk, root.via.array.ptr[0]);
+            msgpack_pack_object(&pk, root.via.array.ptr[1]);
+        }
         ck_assert_msg(s_decode_once(c.data, c.len) == -1, "%s minus one",
                       cdt_link_kind_name(kind));
         cdt_buf_reset(&c);
