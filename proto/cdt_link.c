@@ -590,30 +590,101 @@ s_terminate(cdt_buf_t *b)
         b->data[b->len] = '\0';
 }
 
-static void
-s_be_put(cdt_buf_t *b, uint8_t tag, uint64_t v, int n)
+/* The raw writers: the bytes at d, which has room for them (S_HEAD_MAX
+ * for a header); each returns where it stopped. The s_mp_* wrappers below
+ * make the room for one value; a writer of a whole message (the EVENT)
+ * makes it once for all its values. */
+#define S_HEAD_MAX 9
+
+static inline uint8_t *
+s_w_be(uint8_t *d, uint8_t tag, uint64_t v, int n)
 {
-    uint8_t *d = s_room(b, 1 + (size_t)n);
     d[0] = tag;
     for (int i = n; i > 0; i--, v >>= 8)
         d[i] = (uint8_t)v;
-    b->len += 1 + (size_t)n;
+    return d + 1 + n;
 }
 
 /* Headers as msgpack-c writes them: the shortest form. */
+static inline uint8_t *
+s_w_uint(uint8_t *d, uint64_t v)
+{
+    if (v < 0x80) {
+        *d = (uint8_t)v;
+        return d + 1;
+    }
+    if (v < 0x100)
+        return s_w_be(d, 0xcc, v, 1);
+    if (v < 0x10000)
+        return s_w_be(d, 0xcd, v, 2);
+    if (v < 0x100000000ULL)
+        return s_w_be(d, 0xce, v, 4);
+    return s_w_be(d, 0xcf, v, 8);
+}
+
+/* A str, array or map header: the fix form up to fix_max, then the 8-bit
+ * form (t8; 0 = none), 16-bit, 32-bit. */
+static inline uint8_t *
+s_w_head(uint8_t *d, uint8_t fix, size_t fix_max, uint8_t t8, uint8_t t16,
+         uint8_t t32, size_t n)
+{
+    if (n <= fix_max) {
+        *d = (uint8_t)(fix | n);
+        return d + 1;
+    }
+    if (t8 && n < 0x100)
+        return s_w_be(d, t8, n, 1);
+    if (n < 0x10000)
+        return s_w_be(d, t16, n, 2);
+    return s_w_be(d, t32, n, 4);
+}
+
+static inline uint8_t *
+s_w_bytes(uint8_t *d, const void *p, size_t n)
+{
+    if (n)
+        memcpy(d, p, n);
+    return d + n;
+}
+
+static inline uint8_t *
+s_w_str(uint8_t *d, const char *p, size_t n)
+{
+    return s_w_bytes(s_w_head(d, 0xa0, 31, 0xd9, 0xda, 0xdb, n), p, n);
+}
+
+static inline uint8_t *
+s_w_bin(uint8_t *d, const void *p, size_t n)
+{
+    /* no fix form: bin 8 from 0 */
+    int w = n < 0x100 ? 1 : n < 0x10000 ? 2 : 4;
+    uint8_t tag = n < 0x100 ? 0xc4 : n < 0x10000 ? 0xc5 : 0xc6;
+    return s_w_bytes(s_w_be(d, tag, n, w), p, n);
+}
+
+static inline uint8_t *
+s_w_array(uint8_t *d, size_t n)
+{
+    return s_w_head(d, 0x90, 15, 0, 0xdc, 0xdd, n);
+}
+
+/* b's length moved to end, which a raw writer returned into b's room. */
+static inline void
+s_wrote(cdt_buf_t *b, const uint8_t *end)
+{
+    b->len = (size_t)(end - b->data);
+}
+
+static void
+s_be_put(cdt_buf_t *b, uint8_t tag, uint64_t v, int n)
+{
+    s_wrote(b, s_w_be(s_room(b, 1 + (size_t)n), tag, v, n));
+}
+
 static void
 s_mp_uint(cdt_buf_t *b, uint64_t v)
 {
-    if (v < 0x80)
-        s_put1(b, (uint8_t)v);
-    else if (v < 0x100)
-        s_be_put(b, 0xcc, v, 1);
-    else if (v < 0x10000)
-        s_be_put(b, 0xcd, v, 2);
-    else if (v < 0x100000000ULL)
-        s_be_put(b, 0xce, v, 4);
-    else
-        s_be_put(b, 0xcf, v, 8);
+    s_wrote(b, s_w_uint(s_room(b, S_HEAD_MAX), v));
 }
 
 static void
@@ -631,45 +702,29 @@ s_mp_neg(cdt_buf_t *b, int64_t v)
         s_be_put(b, 0xd3, (uint64_t)v, 8);
 }
 
-/* A str, array or map header: the fix form up to fix_max, then the 8-bit
- * form (t8; 0 = none), 16-bit, 32-bit. */
 static void
 s_mp_head(cdt_buf_t *b, uint8_t fix, size_t fix_max, uint8_t t8, uint8_t t16,
           uint8_t t32, size_t n)
 {
-    if (n <= fix_max)
-        s_put1(b, (uint8_t)(fix | n));
-    else if (t8 && n < 0x100)
-        s_be_put(b, t8, n, 1);
-    else if (n < 0x10000)
-        s_be_put(b, t16, n, 2);
-    else
-        s_be_put(b, t32, n, 4);
+    s_wrote(b, s_w_head(s_room(b, S_HEAD_MAX), fix, fix_max, t8, t16, t32, n));
 }
 
 static void
 s_mp_str(cdt_buf_t *b, const char *p, size_t n)
 {
-    s_mp_head(b, 0xa0, 31, 0xd9, 0xda, 0xdb, n);
-    s_put(b, p, n);
+    s_wrote(b, s_w_str(s_room(b, S_HEAD_MAX + n), p, n));
 }
 
 static void
 s_mp_bin(cdt_buf_t *b, const void *p, size_t n)
 {
-    if (n < 0x100)
-        s_be_put(b, 0xc4, n, 1);
-    else if (n < 0x10000)
-        s_be_put(b, 0xc5, n, 2);
-    else
-        s_be_put(b, 0xc6, n, 4);
-    s_put(b, p, n);
+    s_wrote(b, s_w_bin(s_room(b, S_HEAD_MAX + n), p, n));
 }
 
 static void
 s_mp_array(cdt_buf_t *b, size_t n)
 {
-    s_mp_head(b, 0x90, 15, 0, 0xdc, 0xdd, n);
+    s_wrote(b, s_w_array(s_room(b, S_HEAD_MAX), n));
 }
 
 static void
@@ -1314,22 +1369,33 @@ cdt_link_encode_event_n(cdt_buf_t *out, const char *hub, size_t hub_len,
                         size_t target_len, const cdt_link_args_t *a)
 {
     bool has_args = a->args.ptr && a->args.len;
+    size_t args_len = has_args ? a->args.len : 0;
+    size_t data_len = has_args ? 0 : a->data.len;
     size_t n = has_args ? 0 : a->n_add;
     assert(n <= CDT_LINK_MAX_ADD);
-    s_put1(out, 0x98);
-    s_put1(out, CDT_LINK_EVENT);
-    s_mp_str(out, hub, hub_len);
-    s_mp_array(out, n_groups);
+    /* room for all of it at once: every header at its largest */
+    size_t room = 2 + 7 * S_HEAD_MAX + hub_len + target_len + args_len +
+                  data_len + (n_groups + 2 * n) * S_HEAD_MAX;
     for (size_t i = 0; i < n_groups; i++)
-        s_mp_str(out, groups[i], group_lens[i]);
-    s_mp_uint(out, seq);
-    s_mp_str(out, target, target_len);
-    s_mp_bin(out, a->args.ptr, has_args ? a->args.len : 0);
-    s_mp_bin(out, a->data.ptr, has_args ? 0 : a->data.len);
-    s_mp_array(out, 2 * n);
+        room += group_lens[i];
+    for (size_t i = 0; i < n; i++)
+        room += a->add[i].key.len + a->add[i].str.len;
+    uint8_t *d = s_room(out, room + 1); /* and the terminating NUL */
+    *d++ = 0x98;
+    *d++ = CDT_LINK_EVENT;
+    d = s_w_str(d, hub, hub_len);
+    d = s_w_array(d, n_groups);
+    for (size_t i = 0; i < n_groups; i++)
+        d = s_w_str(d, groups[i], group_lens[i]);
+    d = s_w_uint(d, seq);
+    d = s_w_str(d, target, target_len);
+    d = s_w_bin(d, a->args.ptr, args_len);
+    d = s_w_bin(d, a->data.ptr, data_len);
+    d = s_w_array(d, 2 * n);
     for (size_t i = 0; i < n; i++) {
-        s_mp_str(out, a->add[i].key.ptr, a->add[i].key.len);
-        s_mp_str(out, a->add[i].str.ptr, a->add[i].str.len);
+        d = s_w_str(d, a->add[i].key.ptr, a->add[i].key.len);
+        d = s_w_str(d, a->add[i].str.ptr, a->add[i].str.len);
     }
+    s_wrote(out, d);
     s_terminate(out);
 }
