@@ -264,9 +264,12 @@ router_route_event(router_t *self, const router_event_t *ev, char *err,
         a.args.ptr = (const char *)self->args.data;
         a.args.len = self->args.len;
     }
-    if (a.args.ptr ? !s_is_array(a.args.ptr, a.args.len)
-                   : a.data.len == 0 || a.n_add > CDT_LINK_MAX_ADD)
+    if (a.args.ptr && !s_is_array(a.args.ptr, a.args.len))
         return s_refuse(self, err, errlen, "arguments must be an array");
+    if (!a.args.ptr && (a.data.len == 0 || a.n_add > CDT_LINK_MAX_ADD))
+        return s_refuse(self, err, errlen,
+                        "data must be one value, with at most %d pairs to add",
+                        CDT_LINK_MAX_ADD);
     s_route(self, hub, ev, &a);
     return 0;
 }

@@ -243,6 +243,67 @@ START_TEST(test_router_refusals)
 }
 END_TEST
 
+/* router_route_event with data: the EVENT carries data and its pairs as
+ * given, and a gateway's frame has the pairs the map lacks; no data, or
+ * more pairs than the link carries, is refused with its reason. */
+START_TEST(test_router_event_data_and_pairs)
+{
+    fixture_t f;
+    s_setup(&f);
+    groups_conn_t *a = groups_conn_open(f.groups, 0, 1, f.task_hub, 1, 0);
+    groups_join(f.groups, a, "task-x");
+    const char *groups[] = {"task-x"};
+    const size_t lens[] = {6};
+    cdt_link_pair_t add[CDT_LINK_MAX_ADD + 1];
+    for (size_t i = 0; i <= CDT_LINK_MAX_ADD; i++)
+        add[i] = (cdt_link_pair_t){{"timestamp", 9}, {"T0", 2}};
+    add[1] = (cdt_link_pair_t){{"n", 1}, {"ignored", 7}};
+    router_event_t ev = {
+        .hub = "TaskHub",
+        .hub_len = 7,
+        .groups = groups,
+        .group_lens = lens,
+        .n_groups = 1,
+        .target = "TaskProgress",
+        .target_len = 12,
+        .mp = {.data = {"\x81\xa1n\x01", 4}, .add = add, .n_add = 2},
+    };
+    char err[128];
+    ck_assert_int_eq(router_route_event(f.router, &ev, err, sizeof err), 0);
+    ck_assert_int_eq(f.sends.n, 1);
+    msgpack_zone zone;
+    msgpack_zone_init(&zone, 1024);
+    cdt_link_msg_t m;
+    ck_assert_int_eq(
+        cdt_link_decode(f.sends.frame[0], f.sends.len[0], &zone, &m), 0);
+    ck_assert_uint_eq(m.args.len, 0);
+    ck_assert(m.data.len == 4 && memcmp(m.data.ptr, "\x81\xa1n\x01", 4) == 0);
+    ck_assert_uint_eq(m.add.n, 4);
+    cdt_link_pair_t pairs[CDT_LINK_MAX_ADD];
+    cdt_link_args_t ea;
+    cdt_link_event_args(&m, pairs, &ea);
+    cdt_buf_t frame = CDT_BUF_INIT;
+    ck_assert_int_eq(cdt_link_build_json_frame_args(&frame, m.target.ptr,
+                                                    m.target.len, &ea, NULL),
+                     0);
+    ck_assert_str_eq((char *)frame.data,
+                     "{\"type\":1,\"target\":\"TaskProgress\",\"arguments\":"
+                     "[{\"n\":1,\"timestamp\":\"T0\"}]}\x1e");
+    cdt_buf_release(&frame);
+    msgpack_zone_destroy(&zone);
+
+    ev.mp.data = (cdt_str_t){"", 0};
+    ck_assert_int_eq(router_route_event(f.router, &ev, err, sizeof err), -1);
+    ck_assert_str_eq(err, "data must be one value, with at most 8 pairs to "
+                          "add");
+    ev.mp.data = (cdt_str_t){"\x80", 1};
+    ev.mp.n_add = CDT_LINK_MAX_ADD + 1;
+    ck_assert_int_eq(router_route_event(f.router, &ev, err, sizeof err), -1);
+    ck_assert_int_eq(f.sends.n, 1);
+    s_teardown(&f);
+}
+END_TEST
+
 Suite *
 router_suite(void)
 {
@@ -251,6 +312,7 @@ router_suite(void)
     tcase_add_test(tc, test_router_sends_only_to_gateways_with_members);
     tcase_add_test(tc, test_router_groups_are_per_hub);
     tcase_add_test(tc, test_router_refusals);
+    tcase_add_test(tc, test_router_event_data_and_pairs);
     suite_add_tcase(s, tc);
     return s;
 }
