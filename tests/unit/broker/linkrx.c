@@ -8,17 +8,24 @@
 #include <check.h>
 #include <string.h>
 
-/* msg->json for an EVENT: its frame, as a gateway writes it, in zone. */
-static void
-s_event_json(msgpack_zone *zone, cdt_link_msg_t *msg)
+void
+linkrx_event_frame(const cdt_link_msg_t *msg, cdt_buf_t *out)
 {
     cdt_link_pair_t pairs[CDT_LINK_MAX_ADD];
     cdt_link_args_t a;
     cdt_link_event_args(msg, pairs, &a);
-    cdt_buf_t b = CDT_BUF_INIT;
-    ck_assert_int_eq(cdt_link_build_json_frame_args(&b, msg->target.ptr,
+    cdt_buf_reset(out);
+    ck_assert_int_eq(cdt_link_build_json_frame_args(out, msg->target.ptr,
                                                     msg->target.len, &a, NULL),
                      0);
+}
+
+/* msg->json for an EVENT: its frame, as a gateway writes it, in zone. */
+static void
+s_event_json(msgpack_zone *zone, cdt_link_msg_t *msg)
+{
+    cdt_buf_t b = CDT_BUF_INIT;
+    linkrx_event_frame(msg, &b);
     char *json = msgpack_zone_malloc(zone, b.len);
     ck_assert_ptr_nonnull(json);
     memcpy(json, b.data, b.len);

@@ -21,6 +21,10 @@
  * does not carry) is set to the frame a gateway writes from it
  * (cdt_link_build_json_frame_args), in *zone: what its members would
  * get; arguments that make no frame fail the test. False on timeout. */
+/* The frame a gateway writes for the decoded EVENT msg, into out (reset
+ * first); a failure fails the test. */
+void linkrx_event_frame(const cdt_link_msg_t *msg, cdt_buf_t *out);
+
 bool linkrx_next(zsock_t *sock, zframe_t **frame, size_t *off,
                  msgpack_zone *zone, cdt_link_msg_t *msg, int timeout_ms);
 
