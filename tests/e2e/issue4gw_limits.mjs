@@ -76,6 +76,14 @@ run(async () => {
     check(capMsg.includes('503'), `sixth start() failed, but not with 503: ${capMsg}`);
     log(`max_connections: sixth start() rejected: ${capMsg}`);
     await within(five.pop().conn.stop(), 5000, 'stop of one');
+    // the client's stop() resolves before the gateway has seen the close:
+    // wait for its count to fall, or the next connect may still get 503
+    const deadline = Date.now() + 5000;
+    let open = -1;
+    while ((open = (await (await fetch(`${C}/healthz`)).json()).connections) > 4) {
+        check(Date.now() < deadline, `the gateway still counts ${open} connections after a stop`);
+        await sleep(20);
+    }
     const again = await connect(C, '/hubs/notifications', KEY_A, { name: 'cap-again' });
     await stopAll([...five, again]);
 
