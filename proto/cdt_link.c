@@ -17,6 +17,9 @@
 #include <assert.h>
 #include <string.h>
 
+/* s_json_mp keeps a bit per pair to add in a uint32_t */
+_Static_assert(CDT_LINK_MAX_ADD <= 32, "CDT_LINK_MAX_ADD over 32");
+
 cdt_str_t
 cdt_strv_at(cdt_strv_t list, size_t i)
 {
@@ -496,19 +499,34 @@ cdt_link_event_args(const cdt_link_msg_t *msg,
     }
 }
 
+/* The one form of a that counts (cdt_link_args_t): args, when it has
+ * bytes, with no data and no pairs; else data and its pairs, with no
+ * args. Every reader and writer of an EVENT's arguments goes by it. */
+static cdt_link_args_t
+s_event_form(const cdt_link_args_t *a)
+{
+    cdt_link_args_t f = *a;
+    if (a->args.ptr && a->args.len) {
+        f.data = (cdt_str_t){NULL, 0};
+        f.n_add = 0;
+    } else {
+        f.args = (cdt_str_t){NULL, 0};
+    }
+    return f;
+}
+
 /* An event's arguments as the three fields of its EVENT. */
 static void
 s_pack_event_args(msgpack_packer *pk, const cdt_link_args_t *a)
 {
-    bool has_args = a->args.ptr && a->args.len;
-    assert(has_args || a->n_add <= CDT_LINK_MAX_ADD);
-    s_pack_bin(pk, a->args.ptr, has_args ? a->args.len : 0);
-    s_pack_bin(pk, a->data.ptr, has_args ? 0 : a->data.len);
-    size_t n = has_args ? 0 : a->n_add;
-    msgpack_pack_array(pk, 2 * n);
-    for (size_t i = 0; i < n; i++) {
-        s_pack_str(pk, a->add[i].key.ptr, a->add[i].key.len);
-        s_pack_str(pk, a->add[i].str.ptr, a->add[i].str.len);
+    cdt_link_args_t f = s_event_form(a);
+    assert(f.n_add <= CDT_LINK_MAX_ADD);
+    s_pack_bin(pk, f.args.ptr, f.args.len);
+    s_pack_bin(pk, f.data.ptr, f.data.len);
+    msgpack_pack_array(pk, 2 * f.n_add);
+    for (size_t i = 0; i < f.n_add; i++) {
+        s_pack_str(pk, f.add[i].key.ptr, f.add[i].key.len);
+        s_pack_str(pk, f.add[i].str.ptr, f.add[i].str.len);
     }
 }
 
@@ -990,7 +1008,8 @@ s_add_bit(const cdt_link_pair_t *add, size_t n_add, const uint8_t *p,
 }
 
 /* The value at *pp (before end) as JSON; advances *pp past it. When the
- * value is a map, the pairs of add (n_add <= 32) whose keys it does not
+ * value is a map, the pairs of add (n_add <= CDT_LINK_MAX_ADD, a bit each
+ * in a 32-bit set) whose keys it does not
  * have are written after its own. Returns 0, -1 (malformed, truncated or
  * too deep) or 1 (a map key that is not a string: only cdt_json writes
  * that exactly). One loop over the values, with a stack of the open
@@ -1301,17 +1320,18 @@ s_json_frame(cdt_buf_t *out, const char *target, size_t target_len,
              const cdt_link_args_t *a, msgpack_zone *zone)
 {
     size_t entry = out->len;
-    const uint8_t *args = a->args.len ? (const uint8_t *)a->args.ptr : NULL;
-    const uint8_t *data = (const uint8_t *)a->data.ptr;
+    cdt_link_args_t f = s_event_form(a);
+    const uint8_t *args = (const uint8_t *)f.args.ptr;
+    const uint8_t *data = (const uint8_t *)f.data.ptr;
     if (args ? !s_is_array_head(args[0])
-             : !data || a->data.len == 0 || a->n_add > 32)
+             : !data || f.data.len == 0 || f.n_add > CDT_LINK_MAX_ADD)
         return -1;
     s_put(out, "{\"type\":1,\"target\":", 19);
     s_json_str(out, target ? target : "", target ? target_len : 0);
     s_put(out, ",\"arguments\":", 13);
-    int rc = args ? s_json_value(out, args, a->args.len, false, NULL, 0, zone)
-                  : s_json_value(out, data, a->data.len, true, a->add, a->n_add,
-                                 zone);
+    int rc =
+        args ? s_json_value(out, args, f.args.len, false, NULL, 0, zone)
+             : s_json_value(out, data, f.data.len, true, f.add, f.n_add, zone);
     if (rc != 0) {
         out->len = entry;
         return -1;
@@ -1355,9 +1375,7 @@ cdt_link_build_json_frame_n(cdt_buf_t *out, const char *target,
     if (!args)
         return -1;
     cdt_link_args_t a = {.args = {args, args_len}};
-    int rc = s_json_frame(out, target, target_len, &a, zone);
-    s_terminate(out);
-    return rc;
+    return cdt_link_build_json_frame_args(out, target, target_len, &a, zone);
 }
 
 /* ---- EVENT, directly --------------------------------------------------- */
@@ -1368,18 +1386,16 @@ cdt_link_encode_event_n(cdt_buf_t *out, const char *hub, size_t hub_len,
                         size_t n_groups, uint64_t seq, const char *target,
                         size_t target_len, const cdt_link_args_t *a)
 {
-    bool has_args = a->args.ptr && a->args.len;
-    size_t args_len = has_args ? a->args.len : 0;
-    size_t data_len = has_args ? 0 : a->data.len;
-    size_t n = has_args ? 0 : a->n_add;
+    cdt_link_args_t f = s_event_form(a);
+    size_t n = f.n_add;
     assert(n <= CDT_LINK_MAX_ADD);
     /* room for all of it at once: every header at its largest */
-    size_t room = 2 + 7 * S_HEAD_MAX + hub_len + target_len + args_len +
-                  data_len + (n_groups + 2 * n) * S_HEAD_MAX;
+    size_t room = 2 + 7 * S_HEAD_MAX + hub_len + target_len + f.args.len +
+                  f.data.len + (n_groups + 2 * n) * S_HEAD_MAX;
     for (size_t i = 0; i < n_groups; i++)
         room += group_lens[i];
     for (size_t i = 0; i < n; i++)
-        room += a->add[i].key.len + a->add[i].str.len;
+        room += f.add[i].key.len + f.add[i].str.len;
     uint8_t *d = s_room(out, room + 1); /* and the terminating NUL */
     *d++ = 0x98;
     *d++ = CDT_LINK_EVENT;
@@ -1389,12 +1405,12 @@ cdt_link_encode_event_n(cdt_buf_t *out, const char *hub, size_t hub_len,
         d = s_w_str(d, groups[i], group_lens[i]);
     d = s_w_uint(d, seq);
     d = s_w_str(d, target, target_len);
-    d = s_w_bin(d, a->args.ptr, args_len);
-    d = s_w_bin(d, a->data.ptr, data_len);
+    d = s_w_bin(d, f.args.ptr, f.args.len);
+    d = s_w_bin(d, f.data.ptr, f.data.len);
     d = s_w_array(d, 2 * n);
     for (size_t i = 0; i < n; i++) {
-        d = s_w_str(d, a->add[i].key.ptr, a->add[i].key.len);
-        d = s_w_str(d, a->add[i].str.ptr, a->add[i].str.len);
+        d = s_w_str(d, f.add[i].key.ptr, f.add[i].key.len);
+        d = s_w_str(d, f.add[i].str.ptr, f.add[i].str.len);
     }
     s_wrote(out, d);
     s_terminate(out);

@@ -328,7 +328,7 @@ int cdt_link_build_json_frame_n(cdt_buf_t *out, const char *target,
  * pairs added as it goes. A gateway's per-event encoder. zone as for
  * cdt_link_build_json_frame_n. Returns 0, or -1 (out unchanged) for
  * arguments that are not one complete MessagePack value (an array for
- * args), nest deeper than 32, or more than 32 pairs. */
+ * args), nest deeper than 32, or more than CDT_LINK_MAX_ADD pairs. */
 int cdt_link_build_json_frame_args(cdt_buf_t *out, const char *target,
                                    size_t target_len, const cdt_link_args_t *a,
                                    msgpack_zone *zone);
