@@ -11,14 +11,12 @@
  */
 #include "broker/hashfn.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 static uint64_t s_seed;
-static pthread_once_t s_seed_once = PTHREAD_ONCE_INIT;
 
 static uint64_t
 s_mix(uint64_t x)
@@ -31,9 +29,11 @@ s_mix(uint64_t x)
     return x;
 }
 
-/* Once per process, even with brokers on several threads (tests): every
- * table must hash with the same seed for its whole life. */
-static void
+/* Once per process, before main and so before any thread (tests run
+ * brokers on several): every table must hash with the same seed for its
+ * whole life, and hashing reads a plain variable (a lookup hashes its
+ * name once or more per event). */
+__attribute__((constructor)) static void
 s_init_seed(void)
 {
     uint64_t seed = 0;
@@ -50,14 +50,6 @@ s_init_seed(void)
         seed = s_mix((uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 32));
     }
     s_seed = seed | 1;
-}
-
-/* Drawn before main, so that hashing reads a plain variable (a lookup
- * hashes its name once or more per event). */
-__attribute__((constructor)) static void
-s_seed_at_start(void)
-{
-    (void)pthread_once(&s_seed_once, s_init_seed);
 }
 
 /* One step: a word in, multiplied through, its high bits folded down. */
