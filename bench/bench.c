@@ -8,6 +8,7 @@
 
 #define CDT_LOG_MODULE "bench"
 #include "common/cdt_log.h"
+#include "common/cdt_msgpack.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -140,22 +141,19 @@ bench_find_mp_uint(const uint8_t *p, const uint8_t *end, const char *key,
                    size_t keylen, uint64_t *v)
 {
     uint8_t head = (uint8_t)(0xa0 | keylen);
-    while (keylen < 32 && p + 1 + keylen < end) {
+    while (p && keylen < 32 && p + 1 + keylen < end) {
         const uint8_t *q = memchr(p, head, (size_t)(end - p - 1 - keylen));
         if (!q)
             return false;
         if (memcmp(q + 1, key, keylen) == 0) {
             q += 1 + keylen;
-            size_t w = *q <= 0x7f                 ? 0
-                       : *q >= 0xcc && *q <= 0xcf ? 1u << (*q - 0xcc)
-                                                  : 9;
-            if (w == 9 || (size_t)(end - q) < 1 + w)
-                return false;
-            uint64_t x = w ? 0 : *q;
-            for (size_t i = 1; i <= w; i++)
-                x = x << 8 | q[i];
-            *v = x;
-            return true;
+            uint8_t c = *q++;
+            if (c <= 0x7f) {
+                *v = c;
+                return true;
+            }
+            return c >= 0xcc && c <= 0xcf &&
+                   cdt_msgpack_read_be(&q, end, (size_t)1 << (c - 0xcc), v);
         }
         p = q + 1;
     }

@@ -145,11 +145,12 @@ s_on_event(fg_t *fg, int g, const cdt_link_msg_t *m)
     if (!fg->first_event_us)
         fg->first_event_us = now;
     fg->last_event_us = now;
-    /* the send time, in the arguments' MessagePack (publish.c) */
-    const uint8_t *mp =
-        (const uint8_t *)(m->data.len ? m->data.ptr : m->args.ptr);
-    size_t len = m->data.len ? m->data.len : m->args.len;
-    if (bench_find_mp_uint(mp, mp + len, "bt", 2, &bt))
+    /* the send time, in the arguments' MessagePack (publish.c): data or
+     * args, the other is empty */
+    const uint8_t *d = (const uint8_t *)m->data.ptr;
+    const uint8_t *a = (const uint8_t *)m->args.ptr;
+    if (bench_find_mp_uint(d, d + m->data.len, "bt", 2, &bt) ||
+        bench_find_mp_uint(a, a + m->args.len, "bt", 2, &bt))
         hist_record(&fg->hist, now > (int64_t)bt ? (uint64_t)now - bt : 0);
 }
 
