@@ -399,16 +399,24 @@ s_on_gwlink(zloop_t *loop, zsock_t *sock, void *arg)
     return 0;
 }
 
+/* One read turn of an ingress endpoint: its events without `ts` are
+ * stamped with the wall time the turn began (s_event_mp), and what they
+ * queued for the gateways leaves when it ends. */
+static void
+s_ingress_turn(broker_t *self, void (*read)(ingress_t *, int64_t))
+{
+    self->turn_wall_ms = cdt_clock_wall_ms();
+    read(self->ingress, cdt_clock_mono_ms());
+    self->turn_wall_ms = 0;
+    gwlink_flush(self->gwlink);
+}
+
 static int
 s_on_sub(zloop_t *loop, zsock_t *sock, void *arg)
 {
     (void)loop;
     (void)sock;
-    broker_t *self = arg;
-    self->turn_wall_ms = cdt_clock_wall_ms();
-    ingress_on_sub(self->ingress, cdt_clock_mono_ms());
-    self->turn_wall_ms = 0;
-    gwlink_flush(self->gwlink);
+    s_ingress_turn(arg, ingress_on_sub);
     return 0;
 }
 
@@ -417,11 +425,7 @@ s_on_ack(zloop_t *loop, zsock_t *sock, void *arg)
 {
     (void)loop;
     (void)sock;
-    broker_t *self = arg;
-    self->turn_wall_ms = cdt_clock_wall_ms();
-    ingress_on_ack(self->ingress, cdt_clock_mono_ms());
-    self->turn_wall_ms = 0;
-    gwlink_flush(self->gwlink);
+    s_ingress_turn(arg, ingress_on_ack);
     return 0;
 }
 
