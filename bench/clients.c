@@ -286,6 +286,20 @@ s_conn_free(conn_t *c)
     c->state = CS_DEAD;
 }
 
+/* Makes the close that follows a reset (SO_LINGER 0), for the end of the
+ * run: a normal close leaves each connection in TIME_WAIT for a minute on
+ * the closing side, which is this machine, where real clients would keep
+ * it on theirs. Ten thousand of them would stay in the kernel's socket
+ * tables through the next scenario, and every reader of those tables (ss,
+ * /proc/net/tcp, the VM's agent) pays for them there. */
+static void
+s_conn_abort(conn_t *c)
+{
+    struct linger lg = {.l_onoff = 1, .l_linger = 0};
+    if (c->fd >= 0)
+        (void)setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+}
+
 /* Ends a connection: an open one counts as a disconnect, one still being
  * set up as a failed attempt of the given kind. */
 static void
@@ -1325,8 +1339,10 @@ clients_main(int argc, char **argv)
     rc = 0;
 done:
     if (cl->conns)
-        for (int64_t i = 0; i < cl->o.n; i++)
+        for (int64_t i = 0; i < cl->o.n; i++) {
+            s_conn_abort(&cl->conns[i]);
             s_conn_free(&cl->conns[i]);
+        }
     if (cl->ep >= 0)
         close(cl->ep);
     if (cl->sfd >= 0)
