@@ -184,6 +184,36 @@ kv() {
 }
 
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
+# cpu_snapshot FILE: "pid ticks name" of every process (a process's ticks
+# include its threads'). The name is the text between the parentheses.
+cpu_snapshot() {
+    awk '{
+        line = $0
+        name = line; sub(/^[^(]*\(/, "", name); sub(/\) [^)]*$/, "", name)
+        gsub(/[ \t]/, "_", name)
+        sub(/^.*\) /, "", line)
+        split(line, f, " ")
+        print $1, f[12] + f[13], name
+    }' /proc/[0-9]*/stat 2>/dev/null >"$1" || true
+}
+
+# other_cpu SNAP0 SNAP1: CPU used between the snapshots by processes that
+# lived through both and that the bench did not start (kernel threads
+# included), as "ms largest_name largest_ms".
+other_cpu() {
+    awk -v tck="$CLK_TCK" -v ours="${PIDS[*]} $$" '
+        BEGIN { n = split(ours, o, " "); for (i = 1; i <= n; i++) skip[o[i]] = 1 }
+        FNR == NR { t0[$1] = $2; next }
+        ($1 in t0) && !($1 in skip) {
+            d = $2 - t0[$1]
+            if (d <= 0) next
+            sum += d
+            if (d > top) { top = d; name = $3 }
+        }
+        END { printf "%.0f %s %.0f\n", sum * 1000 / tck, name == "" ? "-" : name, top * 1000 / tck }
+    ' "$1" "$2"
+}
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 
 # port_free PORT: nothing listens there (a leftover server would answer in
@@ -409,20 +439,21 @@ STEPS=$WORK/steps.md
 : >"$STEPS"
 ROW_HEAD='| Scenario | Deliveries/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | Loss | GW RSS MiB | Broker RSS MiB | Server CPU µs/deliv | Tool CPU µs/deliv | Notes |'
 ROW_SEP='|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|'
-STEP_HEAD='| Scenario | Target ev/s | Sent | Deliveries/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | Loss | Server CPU µs/deliv | Tool CPU µs/deliv | CPU % broker / gateways | OK |'
-STEP_SEP='|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|'
+STEP_HEAD='| Scenario | Target ev/s | Sent | Deliveries/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | Loss | Server CPU µs/deliv | Tool CPU µs/deliv | CPU % broker / gateways | Other CPU ms (largest) | OK |'
+STEP_SEP='|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|'
 
 # One step's figures as a TSV line in $WORK/<scenario>.tsv:
-# rate p50 p90 p99 p999 max loss gw_rss broker_rss srv_per tool_per pass
+# target sent got rate p50 p90 p99 p999 max loss gw_rss broker_rss srv_per
+# tool_per cpu_split ok more other_cpu; OTHER is other_cpu's answer.
 record_step() {
     local scen=$1 target=$2 merged=$3 pubrep=$4 members=$5 dbroker=$6
-    local dgw=$7
+    local dgw=$7 other=${8:-"0 - 0"}
     local secs=$STEP_S
     local line
     line=$(awk -v members="$members" -v target="$target" -v secs="$secs" \
         -v db="$dbroker" -v dg="$dgw" -v tck="$CLK_TCK" \
         -v lim="$P99_LIMIT_US" -v gwrss="$(gw_rss_kb)" \
-        -v brss="$(rss_kb "$BROKER_PID")" '
+        -v brss="$(rss_kb "$BROKER_PID")" -v other="$other" '
         FNR == NR { m[$1] = $2; next }
         { p[$1] = $2 }
         END {
@@ -441,19 +472,20 @@ record_step() {
             ok = lossless && m["lat_p99_us"] < lim
             # worth a higher step: nothing lost and p99 under 10 x the limit
             more = lossless && m["lat_p99_us"] < 10 * lim
-            printf "%s\t%d\t%d\t%.0f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%d\t%s\t%.1f\t%.1f\t%.1f\t%.0f / %.0f\t%d\t%d\n",
+            split(other, oc, " ")
+            printf "%s\t%d\t%d\t%.0f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%d\t%s\t%.1f\t%.1f\t%.1f\t%.0f / %.0f\t%d\t%d\t%s (%s %s)\n",
                 target, sent, got, rate, m["lat_p50_us"] / 1000,
                 m["lat_p90_us"] / 1000, m["lat_p99_us"] / 1000,
                 m["lat_p999_us"] / 1000, m["lat_max_us"] / 1000, loss,
                 gwrss ? sprintf("%.1f", gwrss / 1024) : "-", brss / 1024,
                 srvper, toolper,
                 db * 1e6 / tck / secs / 1e4, dg * 1e6 / tck / secs / 1e4,
-                ok, more
+                ok, more, oc[1], oc[2], oc[3]
         }' "$merged" "$pubrep")
     echo "$line" >>"$WORK/$scen.tsv"
     echo "$line" | awk -F'\t' -v s="$scen" '{
-        printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
-            s, $1, $2, $4, $5, $6, $7, $8, $9, $10, $13, $14, $15,
+        printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+            s, $1, $2, $4, $5, $6, $7, $8, $9, $10, $13, $14, $15, $18,
             ($16 ? "yes" : "no") }' >>"$STEPS"
     log "$scen @ $target/s: $(echo "$line" | awk -F'\t' '{ printf "%s deliveries/s, p50 %s p99 %s max %s ms, loss %s, %s us/deliv server, ok=%s", $4, $5, $7, $9, $10, $13, $16 }')"
     STEP_MORE=$(echo "$line" | cut -f17)
@@ -493,6 +525,7 @@ step() {
     local scen=$1 target=$2 members=$3
     shift 3
     local label=$scen.$CL_EPOCH b0 b1 g0 g1
+    cpu_snapshot "$WORK/$label.cpu0"
     b0=$(cpu_ticks "$BROKER_PID")
     g0=$(gw_ticks)
     "$BENCH" publish --endpoint "$INGRESS" --epoch "$CL_EPOCH" \
@@ -503,9 +536,11 @@ step() {
     clients_epoch
     b1=$(cpu_ticks "$BROKER_PID")
     g1=$(gw_ticks)
+    cpu_snapshot "$WORK/$label.cpu1"
     "$BENCH" merge "${EPOCH_FILES[@]}" >"$WORK/$label.merged"
     record_step "$scen" "$target" "$WORK/$label.merged" "$WORK/$label.pub" \
-        "$members" $((b1 - b0)) $((g1 - g0))
+        "$members" $((b1 - b0)) $((g1 - g0)) \
+        "$(other_cpu "$WORK/$label.cpu0" "$WORK/$label.cpu1")"
 }
 
 # ---- S1 and S1-burst: broadcast to one group -----------------------------
@@ -604,10 +639,13 @@ scenario_idle() {
 
 # ---- S5: the broker alone ------------------------------------------------
 
-# s5_run LABEL RATE CONNS: one fakegw run; sets S5_DTICKS (broker CPU).
+# s5_run LABEL RATE CONNS: one fakegw run; sets S5_DTICKS (broker CPU)
+# and S5_OTHER (other_cpu).
 S5_DTICKS=0
+S5_OTHER=
 s5_run() {
     local label=$1 r=$2 conns=$3 t0 t1
+    cpu_snapshot "$WORK/$label.cpu0"
     t0=$(cpu_ticks "$BROKER_PID")
     "$BENCH" fakegw --link "$LINK" --gateways 2 --conns "$conns" \
         --conn-hub SpendNotificationHub --conn-groups 'vkey-%d' \
@@ -619,6 +657,8 @@ s5_run() {
         die "fakegw failed"
     t1=$(cpu_ticks "$BROKER_PID")
     S5_DTICKS=$((t1 - t0))
+    cpu_snapshot "$WORK/$label.cpu1"
+    S5_OTHER=$(other_cpu "$WORK/$label.cpu0" "$WORK/$label.cpu1")
     "$BENCH" merge "$WORK/$label.fg" | sed 's/^events /recv_inv /' \
         >"$WORK/$label.merged"
     # fakegw is also the publisher: its CPU is in cpu_us already
@@ -653,7 +693,7 @@ scenario_broker() {
         fi
         s5_run "$label" "$r" "$conns"
         record_step "$scen" "$r" "$WORK/$label.merged" "$WORK/$label.pub" 1 \
-            "$S5_DTICKS" 0
+            "$S5_DTICKS" 0 "$S5_OTHER"
         # past the first failing rate only the flood is left to measure
         [ "$STEP_MORE" = 1 ] || skip=1
     done
@@ -761,6 +801,7 @@ mkdir -p "$(dirname "$OUT")"
     echo "- machine: $(nproc) CPU, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -sr)"
     echo "- steps: ${STEP_S} s of publishing + ${DRAIN_S} s drain; payload ${PAYLOAD} B; saturation = highest delivered rate with p99 < 100 ms, no loss, publisher on schedule"
     echo "- server CPU = broker + gateways (/proc/PID/stat), tool CPU = load clients + publisher (getrusage); all share the $(nproc) CPUs"
+    echo "- other CPU = CPU taken during the step by processes the bench did not start, kernel threads included (/proc/*/stat), and the largest of them: whatever else this machine runs competes for the same CPUs"
     echo "- loss = expected deliveries (events sent x group members) not received by the end of the drain: lost, or later than the drain; a step keeps the higher rates coming while nothing is lost and p99 < 1 s"
     echo "- S4 columns: RSS after the connections are open; S5: the broker alone (no gateways), deliveries = EVENT messages routed; S6: deliveries/s = ndjson events/s, latency columns = one \`conduit-pub event\` process (p50/p99/max), loss = failed runs"
     echo
