@@ -183,11 +183,10 @@ kv() {
     awk -v k="$2" '$1 == k { v = $2 } END { print (v == "" ? 0 : v) }' "$1"
 }
 
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
-
-# cpu_snapshot FILE: "pid ticks name" of every process (a process's ticks
-# include its threads'). The name is the text between the parentheses.
-cpu_snapshot() {
+# proc_cpu STAT_FILE...: "pid ticks name" for each /proc/PID/stat given
+# (a process's ticks include its threads'). The name is the text between
+# the parentheses, which may hold spaces: the fields are counted after it.
+proc_cpu() {
     awk '{
         line = $0
         name = line; sub(/^[^(]*\(/, "", name); sub(/\) [^)]*$/, "", name)
@@ -195,8 +194,18 @@ cpu_snapshot() {
         sub(/^.*\) /, "", line)
         split(line, f, " ")
         print $1, f[12] + f[13], name
-    }' /proc/[0-9]*/stat 2>/dev/null >"$1" || true
+    }' "$@" 2>/dev/null
 }
+
+# cpu_ticks PID: its CPU ticks so far (0 once it is gone).
+cpu_ticks() {
+    local ticks
+    read -r _ ticks _ < <(proc_cpu "/proc/$1/stat")
+    echo "${ticks:-0}"
+}
+
+# cpu_snapshot FILE: proc_cpu of every process now.
+cpu_snapshot() { proc_cpu /proc/[0-9]*/stat >"$1" || true; }
 
 # other_cpu SNAP0 SNAP1: CPU used between the snapshots by processes that
 # lived through both and that the bench did not start (kernel threads
